@@ -1,0 +1,6 @@
+/** The colour core: the single source of truth for Lab, buckets, soft-encoding, rebalancing and decoding. */
+export * from './lab.ts';
+export * from './buckets.ts';
+export * from './encode.ts';
+export * from './decode.ts';
+export * from './palette.ts';
