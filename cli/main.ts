@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { isTintaError } from '../sdk/errors.ts';
 import { registerPalette } from './commands/palette.ts';
+import { registerTrain } from './commands/train.ts';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
+  registerTrain(program);
   registerPalette(program);
   return program;
 }

@@ -1,0 +1,102 @@
+/** `tinta train`: the front of trainer/train.ts with a progress bar and Ctrl-C checkpointing. */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { train, TRAIN_DEFAULTS, type TrainEvent } from '../../trainer/train.ts';
+import { parseNumber, parsePositiveInt } from '../options.ts';
+
+function formatEta(sec: number): string {
+  if (!Number.isFinite(sec)) return '?';
+  const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = Math.floor(sec % 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s).padStart(2, '0')}s`;
+}
+
+/** Register the command on `program`. */
+export function registerTrain(program: Command): void {
+  const d = TRAIN_DEFAULTS;
+  program
+    .command('train')
+    .description('train a colorization model on folders of colour photos')
+    .requiredOption('--data <dir...>', 'folders of colour photos (recursive)')
+    .requiredOption('--out <dir>', 'run directory: checkpoints, metrics.jsonl, loss.svg, samples/')
+    .option('--val <dir...>', 'validation folders (default: a split of --data)')
+    .option('--cache <dir>', 'where decoded photos are cached (default: RUN/cache)')
+    .addOption(new Option('--preset <name>', 'architecture').choices(['tiny', 'seed']).default(d.preset))
+    .addOption(new Option('--size <px>', 'training size').choices(['64', '128', '176', '224']).default(String(d.size)))
+    .option('--epochs <n>', 'epochs', parsePositiveInt, d.epochs)
+    .option('--batch <n>', 'batch size', parsePositiveInt, d.batchSize)
+    .option('--lr <rate>', 'peak learning rate (Adam)', parseNumber, d.lr)
+    .option('--warmup <steps>', 'linear warm-up steps (default 5% of the run, at most 500)', parsePositiveInt)
+    .option('--clip <norm>', 'clip the global gradient norm (0 = off)', parseNumber, d.clipNorm)
+    .option('--width <multiplier>', 'channel width multiplier', parseNumber, 1)
+    .addOption(new Option('--upsampling <mode>', 'decoder upsampling').choices(['nearest', 'bilinear', 'transpose']))
+    .addOption(new Option('--buckets <scheme>', 'ab quantization').choices(['seed', 'zhang313']).default(d.buckets))
+    .option('--fusion', 'fuse a global image embedding (needs --embeddings)', false)
+    .option('--no-rebalance', 'plain cross-entropy, without class rebalancing')
+    .option('--lambda <l>', 'rebalancing: mix of prior and uniform', parseNumber, d.lambda)
+    .option('--workers <n>', 'gradient worker threads (WASM backend)', parsePositiveInt, d.workers)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).default(d.backend))
+    .option('--resume', 'continue from RUN/checkpoints/last.tinta', false)
+    .option('--seed <n>', 'random seed (data order, crops, split)', parsePositiveInt, d.seed)
+    .option('--val-fraction <f>', 'validation share when --val is not given', parseNumber, d.valFraction)
+    .option('--val-limit <n>', 'validation images per evaluation', parsePositiveInt, d.valLimit)
+    .option('--checkpoint-minutes <m>', 'save last.tinta at least this often', parseNumber, d.checkpointMinutes)
+    .option('--max-steps <n>', 'stop (with a checkpoint) after this many steps in this invocation', parsePositiveInt)
+    .addHelpText('after', `
+Examples:
+  tinta train --data photos/ --out runs/tiny128 --preset tiny --size 128 --epochs 30
+  tinta train --data photos/ --out runs/tiny128 --resume          # continue after Ctrl-C or a crash
+  tinta train --data a/ b/ --val val/ --out runs/seed --preset seed --size 224 --backend node-gpu
+
+Ctrl-C saves a checkpoint and exits; --resume continues from the exact step.`)
+    .action(async (o: Record<string, unknown>) => {
+      const abort = new AbortController();
+      let sigints = 0;
+      const onSigint = () => {
+        sigints++;
+        if (sigints > 1) process.exit(130);
+        process.stderr.write('\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)\n');
+        abort.abort();
+      };
+      process.on('SIGINT', onSigint);
+      const bar = new cliProgress.SingleBar({
+        format: 'epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | ETA {etaText}',
+        hideCursor: true, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 30_000, etaBuffer: 50,
+      }, cliProgress.Presets.shades_classic);
+      let barStarted = false;
+      const onEvent = (e: TrainEvent) => {
+        switch (e.type) {
+          case 'backend': console.log(`backend: ${e.info.name}${e.workers > 1 ? ` x ${e.workers} workers` : ''}${e.info.skipped.length ? ` (skipped: ${e.info.skipped.map((s) => s.name).join(', ')})` : ''}`); break;
+          case 'data': console.log(`data: ${e.train} training, ${e.val} validation photos; skipped ${e.report.skipped.grayscale.length} grayscale, ${e.report.skipped.unreadable.length} unreadable, ${e.report.skipped.duplicates.length} duplicates`); break;
+          case 'start':
+            console.log(`${e.resumed ? 'resuming at' : 'starting at'} step ${e.fromStep} of ${e.totalSteps} (${e.stepsPerEpoch} per epoch), ${e.params.toLocaleString('en')} parameters`);
+            bar.start(e.totalSteps, e.fromStep, { epoch: 0, loss: '-', ips: '-', etaText: '?' });
+            barStarted = true;
+            break;
+          case 'step': bar.update(e.step, { epoch: e.epoch + 1, loss: e.loss.toFixed(3), ips: e.imagesPerSec.toFixed(1), etaText: formatEta(e.etaSec) }); break;
+          case 'validation':
+            if (barStarted) bar.stop(); barStarted = false;
+            console.log(`epoch ${e.epoch + 1}: val loss ${e.valLoss.toFixed(4)} (rebalanced ${e.valLossWeighted.toFixed(4)}), bucket accuracy ${(100 * e.accuracy).toFixed(1)}%, AuC ${(100 * e.auc).toFixed(2)}%${e.best ? ' (best)' : ''}`);
+            break;
+          case 'checkpoint': if (e.reason !== 'timer') console.log(`checkpoint: ${e.path} (${e.reason}, step ${e.step})`); break;
+          case 'done': if (barStarted) bar.stop(); console.log(`${e.interrupted ? 'stopped' : 'finished'} at step ${e.step} after ${(e.seconds / 60).toFixed(1)} min`); break;
+          default: break;
+        }
+      };
+      try {
+        await train({
+          data: o.data as string[], out: o.out as string, val: o.val as string[] | undefined, cacheDir: o.cache as string | undefined,
+          preset: o.preset as 'tiny' | 'seed', size: Number(o.size), epochs: o.epochs as number, batchSize: o.batch as number, lr: o.lr as number,
+          warmupSteps: o.warmup as number | undefined, clipNorm: o.clip as number, widthMultiplier: o.width as number,
+          upsampling: o.upsampling as 'nearest' | 'bilinear' | 'transpose' | undefined, buckets: o.buckets as 'seed' | 'zhang313',
+          fusion: o.fusion as boolean, rebalance: o.rebalance as boolean, lambda: o.lambda as number, workers: o.workers as number,
+          backend: o.backend as 'auto', resume: o.resume as boolean, seed: o.seed as number, valFraction: o.valFraction as number,
+          valLimit: o.valLimit as number, checkpointMinutes: o.checkpointMinutes as number, maxSteps: o.maxSteps as number | undefined,
+          command: ['tinta', ...process.argv.slice(2)].join(' '), onEvent, signal: abort.signal,
+        });
+      } finally {
+        if (barStarted) bar.stop();
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

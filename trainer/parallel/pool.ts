@@ -1,0 +1,186 @@
+/**
+ * Data-parallel training across worker_threads: the coordinator side (see protocol.ts for the scheme).
+ * The coordinator's own model is a replica too: it applies the same mean gradients, so validation and
+ * checkpoints read it directly while the workers keep computing.
+ */
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { TintaError, ErrorCodes, type ErrorCode } from '../../sdk/errors.ts';
+import type { ModelConfig } from '../model.ts';
+import type { TrainBackend } from '../backend.ts';
+import { applyGradients, stateVariables, trainableVariables } from '../step.ts';
+import { regionOffsets, type FromWorker, type SharedLayout, type ToWorker, type WorkerInit } from './protocol.ts';
+
+/** A batch as typed arrays (the shape of trainer/data's batches). */
+export interface HostBatch {
+  n: number;
+  size: number;
+  buckets: number;
+  L: Float32Array;
+  target: Float32Array;
+  embedding?: Float32Array;
+  embeddingDim?: number;
+}
+
+/** Options of GradientPool.start. */
+export interface PoolOptions {
+  workers: number;
+  backend: TrainBackend;
+  model: tfl.LayersModel;
+  optimizer: tf.AdamOptimizer;
+  modelConfig: ModelConfig;
+  inputSize: number;
+  bucketWeights: Float32Array | null;
+}
+
+// A .mjs bootstrap registers tsx in the worker (a loader passed through execArgv does not reach worker threads on every Node version).
+const WORKER_URL = new URL('./worker-entry.mjs', import.meta.url);
+
+/** A pool of gradient workers plus the coordinator's replica. */
+export class GradientPool {
+  private readonly workers: Worker[] = [];
+  private readonly shared: Float32Array;
+  private readonly off: ReturnType<typeof regionOffsets>;
+  private waiting = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
+  private dead: Error | null = null;
+
+  private constructor(private readonly o: PoolOptions, private readonly layout: SharedLayout, buffer: SharedArrayBuffer) {
+    this.shared = new Float32Array(buffer);
+    this.off = regionOffsets(layout);
+  }
+
+  /** Spawn the workers, each starting from the coordinator model's weights and optimizer state. */
+  static async start(o: PoolOptions): Promise<GradientPool> {
+    const vars = trainableVariables(o.model);
+    const state = stateVariables(o.model);
+    const layout: SharedLayout = {
+      grads: vars.reduce((a, v) => a + v.size, 0),
+      state: state.reduce((a, v) => a + v.size, 0),
+      workers: o.workers,
+    };
+    const buffer = new SharedArrayBuffer(regionOffsets(layout).total * 4);
+    const pool = new GradientPool(o, layout, buffer);
+    const weights = o.model.weights.map((w) => Float32Array.from(w.read().dataSync() as Float32Array));
+    const optimizer = (await o.optimizer.getWeights()).map((w) => ({ name: w.name, shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync() as Float32Array) }));
+    const cfg = o.optimizer.getConfig() as { beta1: number; beta2: number; epsilon: number };
+    const ready: Promise<unknown>[] = [];
+    for (let i = 0; i < o.workers; i++) {
+      const init: WorkerInit = {
+        index: i, backend: o.backend, modelConfig: o.modelConfig, inputSize: o.inputSize, weights, optimizer,
+        adam: { beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.epsilon }, bucketWeights: o.bucketWeights, layout, shared: buffer,
+      };
+      const w = new Worker(WORKER_URL, { workerData: init });
+      w.on('message', (m: FromWorker) => pool.onMessage(m));
+      w.on('error', (e) => pool.fail(new TintaError(ErrorCodes.WORKER_CRASHED, `Training worker ${i} crashed: ${e.message}`, { cause: e })));
+      w.on('exit', (code) => { if (!pool.closing) pool.fail(new TintaError(ErrorCodes.WORKER_CRASHED, `Training worker ${i} exited (code ${code}).`)); });
+      pool.workers.push(w);
+      ready.push(pool.expect(i));
+    }
+    await Promise.all(ready);
+    return pool;
+  }
+
+  private closing = false;
+
+  private onMessage(m: FromWorker): void {
+    const w = this.waiting.get(m.index);
+    if (!w) return;
+    this.waiting.delete(m.index);
+    if (m.type === 'error') {
+      const code = (m.error.code ?? ErrorCodes.WORKER_CRASHED) as ErrorCode;
+      w.reject(new TintaError(code, m.error.message));
+    } else w.resolve(m);
+  }
+
+  private fail(e: Error): void {
+    this.dead = e;
+    for (const w of this.waiting.values()) w.reject(e);
+    this.waiting.clear();
+  }
+
+  private expect(index: number): Promise<FromWorker> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => this.waiting.set(index, { resolve, reject }));
+  }
+
+  private post(i: number, m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+    const p = this.expect(i);
+    this.workers[i]!.postMessage(m, transfer);
+    return p;
+  }
+
+  /** One data-parallel step on `batch`; returns the mean loss and the pre-clipping gradient norm. */
+  async step(batch: HostBatch, step: number, learningRate: number, clipNorm: number): Promise<{ loss: number; gradNorm: number }> {
+    const n = batch.n;
+    const active = Math.min(this.workers.length, n);
+    const sizes: number[] = [];
+    const jobs: Promise<FromWorker>[] = [];
+    const sPix = batch.size * batch.size;
+    const tPer = (batch.size / 4) * (batch.size / 4) * batch.buckets;
+    let start = 0;
+    for (let i = 0; i < active; i++) {
+      const k = Math.floor(n / active) + (i < n % active ? 1 : 0);
+      sizes.push(k);
+      const L = batch.L.slice(start * sPix, (start + k) * sPix);
+      const target = batch.target.slice(start * tPer, (start + k) * tPer);
+      const msg: ToWorker = { type: 'grads', step, n: k, size: batch.size, buckets: batch.buckets, L, target };
+      const transfer = [L.buffer as ArrayBuffer, target.buffer as ArrayBuffer];
+      if (batch.embedding && batch.embeddingDim) {
+        msg.embedding = batch.embedding.slice(start * batch.embeddingDim, (start + k) * batch.embeddingDim);
+        msg.embeddingDim = batch.embeddingDim;
+        transfer.push(msg.embedding.buffer as ArrayBuffer);
+      }
+      jobs.push(this.post(i, msg, transfer));
+      start += k;
+    }
+    const done = (await Promise.all(jobs)) as Extract<FromWorker, { type: 'grads-done' }>[];
+    let loss = 0;
+    done.forEach((d, i) => { loss += d.loss * sizes[i]!; });
+    loss /= n;
+    // Weighted mean of the slots, in worker order (a fixed order keeps every replica's input identical).
+    const { grads: G, state: S } = this.layout;
+    const mg = this.shared.subarray(this.off.meanGrads, this.off.meanGrads + G);
+    const ms = this.shared.subarray(this.off.meanState, this.off.meanState + S);
+    mg.fill(0);
+    ms.fill(0);
+    for (let i = 0; i < active; i++) {
+      const w = sizes[i]! / n;
+      const g = this.shared.subarray(this.off.gradSlot(i), this.off.gradSlot(i) + G);
+      for (let j = 0; j < G; j++) mg[j]! += w * g[j]!;
+      const s = this.shared.subarray(this.off.stateSlot(i), this.off.stateSlot(i) + S);
+      for (let j = 0; j < S; j++) ms[j]! += w * s[j]!;
+    }
+    const applies = this.workers.map((_, i) => this.post(i, { type: 'apply', step, learningRate, clipNorm, loss }));
+    // The coordinator's replica applies the very same update.
+    const vars = trainableVariables(this.o.model);
+    let o = 0;
+    const grads = vars.map((v) => { const t = tf.tensor(mg.subarray(o, o + v.size), v.shape); o += v.size; return t; });
+    let gradNorm: number;
+    try {
+      gradNorm = applyGradients(this.o.optimizer, vars, grads, { learningRate, clipNorm, step, loss });
+    } catch (e) {
+      await Promise.allSettled(applies);
+      throw e;
+    }
+    o = 0;
+    for (const s of stateVariables(this.o.model)) {
+      const t = tf.tensor(ms.subarray(o, o + s.size), s.shape);
+      s.assign(t);
+      t.dispose();
+      o += s.size;
+    }
+    await Promise.all(applies);
+    return { loss, gradNorm };
+  }
+
+  /** Stop the workers. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map(async (w) => {
+      w.postMessage({ type: 'exit' } satisfies ToWorker);
+      await Promise.race([new Promise((r) => w.once('exit', r)), new Promise((r) => setTimeout(r, 2000))]);
+      await w.terminate();
+    }));
+  }
+}
