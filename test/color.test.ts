@@ -81,10 +81,10 @@ describe('sRGB <-> Lab', () => {
     assert.ok(Math.abs(lab3.L[1]! - ref[0]) < 1e-3);
   });
 
-  test('fastCbrt is within 2e-7 relative of Math.cbrt over (epsilon, 1.1]', () => {
+  test('fastCbrt is within 3e-7 relative of Math.cbrt over (epsilon, 1.1]', () => {
     let worst = 0;
     for (let t = LAB_EPSILON * 1.000001; t <= 1.1; t += 1.3e-5) worst = Math.max(worst, Math.abs(fastCbrt(t) / Math.cbrt(t) - 1));
-    assert.ok(worst < 2e-7, `worst relative error ${worst}`);
+    assert.ok(worst < 3e-7, `worst relative error ${worst}`);
   });
 
   test('linear -> sRGB8 rounds exactly like round(255 * encode(v)), clamps, and maps NaN to 0', () => {
