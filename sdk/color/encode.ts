@@ -38,8 +38,11 @@ export function softEncode(t: AbBuckets, a: ArrayLike<number>, b: ArrayLike<numb
   const bestI = new Int32Array(k);
   const inv2s2 = 1 / (2 * sigma * sigma);
   for (let i = 0; i < n; i++) {
-    const ai = a[i]!, bi = b[i]!;
+    // A non-finite ab (never produced by a real photo) is encoded as neutral gray rather than NaN weights.
+    let ai = a[i]!, bi = b[i]!;
+    if (!Number.isFinite(ai) || !Number.isFinite(bi)) { ai = 0; bi = 0; }
     bestD.fill(Infinity);
+    bestI.fill(0);
     // Keep the k smallest squared distances by insertion: k is tiny, Q is ~100-300.
     for (let j = 0, p = 0; j < q; j++, p += 2) {
       const da = c[p]! - ai, db = c[p + 1]! - bi;
