@@ -258,6 +258,8 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
     valIdx = sp.val;
   }
   if (trainIdx.length === 0) throw new TintaError(ErrorCodes.NO_TRAINING_DATA, `No usable colour photos in ${o.data.join(', ')} (see ${join(cacheDir, 'report.json')}).`);
+  // Too few photos for a held-out split: validate on training photos (the metrics then measure fit, not generalisation).
+  if (valIdx.length === 0) valIdx = trainIdx;
   valIdx = valIdx.subarray(0, Math.min(valIdx.length, o.valLimit));
   writeFileAtomic(p.data, [new TextEncoder().encode(JSON.stringify({ ...info, train: trainIdx.length, val: valIdx.length }, null, 2))]);
   emit({ type: 'data', train: trainIdx.length, val: valIdx.length, report: info });
