@@ -1,0 +1,76 @@
+/**
+ * The Deno adapter: onnxruntime-web on wasm (Deno resolves its Node build, which loads the .wasm
+ * from the package). Files through Deno.readFile. Encoded images go through the Node decoder
+ * (sharp, via Deno's npm support) when it loads; otherwise pass raw RGBA.
+ */
+import { ErrorCodes, TintaError } from '../errors.ts';
+import { WarningCodes } from '../progress.ts';
+import { checkPixelLimit, type RgbaImage } from '../image/types.ts';
+import { createOrtSession, reason, type OrtModule } from './ort.ts';
+import type { ImageSource, ModelSession, Provider, RuntimeAdapter, RuntimeWarning, SessionOptions } from './types.ts';
+
+interface DenoFs {
+  readFile(path: string | URL): Promise<Uint8Array>;
+  errors: { NotFound: new (...a: never[]) => Error; IsADirectory?: new (...a: never[]) => Error };
+}
+const deno = (): DenoFs => (globalThis as unknown as { Deno: DenoFs }).Deno;
+
+let ortWeb: Promise<typeof import('onnxruntime-web')> | undefined;
+let wasmThreadsApplied: number | undefined;
+
+async function createSession(bytes: Uint8Array, provider: Provider, opts: SessionOptions, onWarning: (w: RuntimeWarning) => void): Promise<ModelSession> {
+  if (provider !== 'wasm') throw new TintaError(ErrorCodes.BACKEND_UNAVAILABLE, `Provider '${provider}' is not available in Deno; use 'wasm'.`, { details: { provider } });
+  ortWeb ??= import('onnxruntime-web').catch((e: unknown) => {
+    ortWeb = undefined;
+    throw new TintaError(ErrorCodes.BACKEND_FAILED, `onnxruntime-web could not be loaded: ${reason(e)}`, { cause: e });
+  });
+  const ort = await ortWeb;
+  const threads = opts.threads ?? 1;
+  if (wasmThreadsApplied === undefined) {
+    ort.env.wasm.numThreads = threads;
+    if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
+    wasmThreadsApplied = threads;
+  } else if (wasmThreadsApplied !== threads) {
+    onWarning({ code: WarningCodes.WASM_THREADS_FIXED, message: `onnxruntime-web already runs with ${wasmThreadsApplied} thread(s); threads: ${threads} is ignored.` });
+  }
+  return createOrtSession(ort as unknown as OrtModule, bytes, 'wasm', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }, opts.label);
+}
+
+async function decodeImage(src: ImageSource, maxPixels: number): Promise<RgbaImage> {
+  if (src.kind === 'rgba') {
+    checkPixelLimit(src.image.width, src.image.height, maxPixels);
+    return src.image;
+  }
+  if (src.kind === 'bitmap') throw new TintaError(ErrorCodes.IMAGE_UNSUPPORTED, 'ImageBitmap input is not supported in Deno; pass bytes, a path or raw RGBA.');
+  let decode: typeof import('../image/node.ts').decodeImage;
+  try {
+    ({ decodeImage: decode } = await import('../image/node.ts'));
+  } catch (e) {
+    throw new TintaError(ErrorCodes.IMAGE_UNSUPPORTED, `Decoding encoded images in Deno needs sharp, which did not load (${reason(e)}); pass raw RGBA ({ data, width, height }) instead.`, { cause: e });
+  }
+  return decode(src.kind === 'path' ? src.path : src.bytes, { maxPixels });
+}
+
+async function readFile(path: string | URL): Promise<Uint8Array> {
+  const d = deno();
+  try {
+    return await d.readFile(path);
+  } catch (e) {
+    const notFound = e instanceof d.errors.NotFound || (d.errors.IsADirectory !== undefined && e instanceof d.errors.IsADirectory);
+    throw new TintaError(ErrorCodes.MODEL_NOT_FOUND, notFound ? `Model file "${String(path)}" does not exist.` : `Model file "${String(path)}" could not be read (${reason(e)}).`, {
+      cause: e,
+      details: { path: String(path) },
+    });
+  }
+}
+
+/** The Deno adapter. */
+export const denoRuntime: RuntimeAdapter = Object.freeze({
+  name: 'deno' as const,
+  async isAvailable(provider: Provider): Promise<boolean> {
+    return provider === 'wasm';
+  },
+  createSession,
+  decodeImage,
+  readFile,
+});
