@@ -71,7 +71,7 @@ describe('model', () => {
 });
 
 describe('data-parallel training', () => {
-  test('two worker threads give the same weights as one thread over the same micro-batches', async () => {
+  test('two replicas (this thread + a worker thread) give the same weights as one thread over the same micro-batches', async () => {
     const cfg = presetConfig('tiny', { widthMultiplier: 0.5 });
     const S = 32, Q = 112, n = 4;
     const m1 = buildModel(cfg, { inputSize: S }), m2 = buildModel(cfg, { inputSize: S });

@@ -53,7 +53,7 @@ export interface TrainOptions {
   fusion: boolean;
   rebalance: boolean;
   lambda: number;
-  /** Gradient workers (0 or 1 = train on this thread). */
+  /** Data-parallel replicas: this thread plus workers - 1 worker threads (1 = this thread only). */
   workers: number;
   backend: TrainBackend;
   resume: boolean;

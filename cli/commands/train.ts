@@ -34,7 +34,7 @@ export function registerTrain(program: Command): void {
     .option('--fusion', 'fuse a global image embedding (needs --embeddings)', false)
     .option('--no-rebalance', 'plain cross-entropy, without class rebalancing')
     .option('--lambda <l>', 'rebalancing: mix of prior and uniform', parseNumber, d.lambda)
-    .option('--workers <n>', 'gradient worker threads (WASM backend)', parsePositiveInt, d.workers)
+    .option('--workers <n>', 'data-parallel replicas, one thread each (WASM backend; default: one per core)', parsePositiveInt, d.workers)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).default(d.backend))
     .option('--resume', 'continue from RUN/checkpoints/last.tinta', false)
     .option('--seed <n>', 'random seed (data order, crops, split)', parsePositiveInt, d.seed)

@@ -1,7 +1,8 @@
 /**
  * Data-parallel training across worker_threads: the coordinator side (see protocol.ts for the scheme).
- * The coordinator's own model is a replica too: it applies the same mean gradients, so validation and
- * checkpoints read it directly while the workers keep computing.
+ * The coordinator's own model is replica 0: it computes the gradients of the first shard itself while
+ * `replicas - 1` worker threads compute the others, and it applies the same mean gradients, so
+ * validation and checkpoints read it directly. N replicas use N threads, none idle.
  */
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,7 +10,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { TintaError, ErrorCodes, type ErrorCode } from '../../sdk/errors.ts';
 import type { ModelConfig } from '../model.ts';
 import type { TrainBackend } from '../backend.ts';
-import { applyGradients, stateVariables, trainableVariables } from '../step.ts';
+import { shardSizes, sliceBatch } from '../local.ts';
+import { applyGradients, batchTensors, computeGradients, stateVariables, trainableVariables } from '../step.ts';
 import { regionOffsets, type FromWorker, type SharedLayout, type ToWorker, type WorkerInit } from './protocol.ts';
 
 /** A batch as typed arrays (the shape of trainer/data's batches). */
@@ -25,6 +27,7 @@ export interface HostBatch {
 
 /** Options of GradientPool.start. */
 export interface PoolOptions {
+  /** Replicas in all: this thread plus `workers - 1` worker threads. */
   workers: number;
   backend: TrainBackend;
   model: tfl.LayersModel;
@@ -48,6 +51,7 @@ export class GradientPool {
   private constructor(private readonly o: PoolOptions, private readonly layout: SharedLayout, buffer: SharedArrayBuffer) {
     this.shared = new Float32Array(buffer);
     this.off = regionOffsets(layout);
+    this.bucketWeightsT = o.bucketWeights ? tf.tensor1d(o.bucketWeights) : undefined;
   }
 
   /** Spawn the workers, each starting from the coordinator model's weights and optimizer state. */
@@ -65,17 +69,17 @@ export class GradientPool {
     const optimizer = (await o.optimizer.getWeights()).map((w) => ({ name: w.name, shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync() as Float32Array) }));
     const cfg = o.optimizer.getConfig() as { beta1: number; beta2: number; epsilon: number };
     const ready: Promise<unknown>[] = [];
-    for (let i = 0; i < o.workers; i++) {
+    for (let i = 0; i < o.workers - 1; i++) {
       const init: WorkerInit = {
-        index: i, backend: o.backend, modelConfig: o.modelConfig, inputSize: o.inputSize, weights, optimizer,
+        index: i + 1, backend: o.backend, modelConfig: o.modelConfig, inputSize: o.inputSize, weights, optimizer,
         adam: { beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.epsilon }, bucketWeights: o.bucketWeights, layout, shared: buffer,
       };
       const w = new Worker(WORKER_URL, { workerData: init });
       w.on('message', (m: FromWorker) => pool.onMessage(m));
-      w.on('error', (e) => pool.fail(new TintaError(ErrorCodes.WORKER_CRASHED, `Training worker ${i} crashed: ${e.message}`, { cause: e })));
-      w.on('exit', (code) => { if (!pool.closing) pool.fail(new TintaError(ErrorCodes.WORKER_CRASHED, `Training worker ${i} exited (code ${code}).`)); });
+      w.on('error', (e) => pool.fail(new TintaError(ErrorCodes.WORKER_CRASHED, `Training worker ${i + 1} crashed: ${e.message}`, { cause: e })));
+      w.on('exit', (code) => { if (!pool.closing) pool.fail(new TintaError(ErrorCodes.WORKER_CRASHED, `Training worker ${i + 1} exited (code ${code}).`)); });
       pool.workers.push(w);
-      ready.push(pool.expect(i));
+      ready.push(pool.expect(i + 1));
     }
     await Promise.all(ready);
     return pool;
@@ -104,39 +108,48 @@ export class GradientPool {
     return new Promise((resolve, reject) => this.waiting.set(index, { resolve, reject }));
   }
 
-  private post(i: number, m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
-    const p = this.expect(i);
-    this.workers[i]!.postMessage(m, transfer);
+  /** Send to the worker thread of replica `r` (r >= 1). */
+  private post(r: number, m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+    const p = this.expect(r);
+    this.workers[r - 1]!.postMessage(m, transfer);
     return p;
   }
+
+  private readonly bucketWeightsT: tf.Tensor1D | undefined;
 
   /** One data-parallel step on `batch`; returns the mean loss and the pre-clipping gradient norm. */
   async step(batch: HostBatch, step: number, learningRate: number, clipNorm: number): Promise<{ loss: number; gradNorm: number }> {
     const n = batch.n;
-    const active = Math.min(this.workers.length, n);
-    const sizes: number[] = [];
+    const sizes = shardSizes(n, this.workers.length + 1);
+    const active = sizes.length;
     const jobs: Promise<FromWorker>[] = [];
-    const sPix = batch.size * batch.size;
-    const tPer = (batch.size / 4) * (batch.size / 4) * batch.buckets;
+    const starts: number[] = [];
     let start = 0;
-    for (let i = 0; i < active; i++) {
-      const k = Math.floor(n / active) + (i < n % active ? 1 : 0);
-      sizes.push(k);
-      const L = batch.L.slice(start * sPix, (start + k) * sPix);
-      const target = batch.target.slice(start * tPer, (start + k) * tPer);
-      const msg: ToWorker = { type: 'grads', step, n: k, size: batch.size, buckets: batch.buckets, L, target };
+    for (const k of sizes) { starts.push(start); start += k; }
+    // Shards 1.. go to the worker threads first, so they compute while this thread does shard 0.
+    for (let r = 1; r < active; r++) {
+      const part = sliceBatch(batch, starts[r]!, sizes[r]!);
+      const L = part.L.slice(), target = part.target.slice();
+      const msg: ToWorker = { type: 'grads', step, n: part.n, size: batch.size, buckets: batch.buckets, L, target };
       const transfer = [L.buffer as ArrayBuffer, target.buffer as ArrayBuffer];
-      if (batch.embedding && batch.embeddingDim) {
-        msg.embedding = batch.embedding.slice(start * batch.embeddingDim, (start + k) * batch.embeddingDim);
-        msg.embeddingDim = batch.embeddingDim;
+      if (part.embedding && part.embeddingDim) {
+        msg.embedding = part.embedding.slice();
+        msg.embeddingDim = part.embeddingDim;
         transfer.push(msg.embedding.buffer as ArrayBuffer);
       }
-      jobs.push(this.post(i, msg, transfer));
-      start += k;
+      jobs.push(this.post(r, msg, transfer));
     }
+    const own = batchTensors(sliceBatch(batch, 0, sizes[0]!));
+    const mine = computeGradients(this.o.model, own, this.bucketWeightsT);
+    tf.dispose([own.L, own.target, own.embedding]);
+    let o0 = this.off.gradSlot(0);
+    for (const g of mine.grads) { const d = g.dataSync() as Float32Array; this.shared.set(d, o0); o0 += d.length; }
+    tf.dispose(mine.grads);
+    o0 = this.off.stateSlot(0);
+    for (const v of stateVariables(this.o.model)) { const d = v.dataSync() as Float32Array; this.shared.set(d, o0); o0 += d.length; }
     const done = (await Promise.all(jobs)) as Extract<FromWorker, { type: 'grads-done' }>[];
-    let loss = 0;
-    done.forEach((d, i) => { loss += d.loss * sizes[i]!; });
+    let loss = mine.loss * sizes[0]!;
+    done.forEach((d, i) => { loss += d.loss * sizes[i + 1]!; });
     loss /= n;
     // Weighted mean of the slots, in worker order (a fixed order keeps every replica's input identical).
     const { grads: G, state: S } = this.layout;
@@ -151,7 +164,7 @@ export class GradientPool {
       const s = this.shared.subarray(this.off.stateSlot(i), this.off.stateSlot(i) + S);
       for (let j = 0; j < S; j++) ms[j]! += w * s[j]!;
     }
-    const applies = this.workers.map((_, i) => this.post(i, { type: 'apply', step, learningRate, clipNorm, loss }));
+    const applies = this.workers.map((_, i) => this.post(i + 1, { type: 'apply', step, learningRate, clipNorm, loss }));
     // The coordinator's replica applies the very same update.
     const vars = trainableVariables(this.o.model);
     let o = 0;
@@ -177,6 +190,7 @@ export class GradientPool {
   /** Stop the workers. */
   async close(): Promise<void> {
     this.closing = true;
+    this.bucketWeightsT?.dispose();
     await Promise.all(this.workers.map(async (w) => {
       w.postMessage({ type: 'exit' } satisfies ToWorker);
       await Promise.race([new Promise((r) => w.once('exit', r)), new Promise((r) => setTimeout(r, 2000))]);

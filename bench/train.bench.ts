@@ -1,0 +1,100 @@
+/**
+ * Training throughput: images/s of the `tiny` and `seed` presets at 64, 128 and 224 px for the plain
+ * CPU backend (one step, 64 px only: it is ~300x slower), WASM with 1 worker and WASM with all
+ * workers, plus the peak RSS of each configuration (each runs in its own process).
+ * Prints ratios measured in the same run; never passes or fails on time.
+ *
+ *   npm run bench:train                    # everything (takes a while)
+ *   SIZES=64,128 PRESETS=tiny npm run bench:train
+ */
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+interface Result { preset: string; size: number; mode: string; imgPerSec: number; steps: number; peakRssMb: number; note?: string }
+
+const SELF = fileURLToPath(import.meta.url);
+const BATCH = Number(process.env.BATCH ?? 8);
+const SECONDS = Number(process.env.SECONDS_PER_CASE ?? 20);
+
+async function child(): Promise<void> {
+  const preset = process.env.CASE_PRESET as 'tiny' | 'seed';
+  const size = Number(process.env.CASE_SIZE);
+  const mode = process.env.CASE_MODE!;
+  const tf = await import('@tensorflow/tfjs-core');
+  const { initBackend } = await import('../trainer/backend.ts');
+  const { buildModel, presetConfig } = await import('../trainer/model.ts');
+  const { localStepper } = await import('../trainer/local.ts');
+  const { GradientPool } = await import('../trainer/parallel/pool.ts');
+  const backend = mode === 'cpu' ? 'cpu' : 'wasm';
+  await initBackend(backend);
+  const cfg = presetConfig(preset);
+  const model = buildModel(cfg, { inputSize: size });
+  const optimizer = tf.train.adam(1e-3);
+  const workers = mode === 'wasm-all' ? cpus().length : 1;
+  const stepper = workers > 1
+    ? await GradientPool.start({ workers, backend, model, optimizer, modelConfig: cfg, inputSize: size, bucketWeights: null })
+    : localStepper(model, optimizer, null);
+  const Q = cfg.buckets, o = size / 4;
+  const batch = () => {
+    const L = new Float32Array(BATCH * size * size);
+    for (let i = 0; i < L.length; i++) L[i] = ((i * 2654435761) >>> 0) / 2 ** 32;
+    const target = new Float32Array(BATCH * o * o * Q);
+    for (let i = 0; i < BATCH * o * o; i++) target[i * Q + (i % Q)] = 1;
+    return { n: BATCH, size, buckets: Q, L, target };
+  };
+  const maxSteps = mode === 'cpu' ? 1 : 1000;
+  if (mode !== 'cpu') await stepper.step(batch(), 0, 1e-3, 5); // warm-up: kernels, weight packing
+  let steps = 0;
+  const t0 = performance.now();
+  while (steps < maxSteps && (steps < 2 || performance.now() - t0 < SECONDS * 1000)) {
+    await stepper.step(batch(), steps + 1, 1e-3, 5);
+    steps++;
+  }
+  const sec = (performance.now() - t0) / 1000;
+  await stepper.close();
+  // maxRSS is in KiB; worker threads share the process, so this is the whole configuration.
+  const peak = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify({ preset, size, mode, imgPerSec: (steps * BATCH) / sec, steps, peakRssMb: peak } satisfies Result) + '\n');
+}
+
+function main(): void {
+  const presets = (process.env.PRESETS ?? 'tiny,seed').split(',');
+  const sizes = (process.env.SIZES ?? '64,128,224').split(',').map(Number);
+  const results: Result[] = [];
+  console.log(`training throughput, batch ${BATCH}, ${cpus().length} cores, ~${SECONDS} s per case`);
+  for (const preset of presets) {
+    for (const size of sizes) {
+      for (const mode of ['cpu', 'wasm-1', 'wasm-all']) {
+        if (mode === 'cpu' && size > 64) {
+          results.push({ preset, size, mode, imgPerSec: NaN, steps: 0, peakRssMb: NaN, note: 'skipped (one step would take minutes)' });
+          continue;
+        }
+        const r = spawnSync(process.execPath, ['--import', 'tsx', SELF], {
+          env: { ...process.env, BENCH_CHILD: '1', CASE_PRESET: preset, CASE_SIZE: String(size), CASE_MODE: mode },
+          encoding: 'utf8', timeout: 15 * 60_000,
+        });
+        const line = r.stdout.trim().split('\n').pop() ?? '';
+        try {
+          results.push(JSON.parse(line) as Result);
+        } catch {
+          results.push({ preset, size, mode, imgPerSec: NaN, steps: 0, peakRssMb: NaN, note: `failed: ${(r.stderr || r.error?.message || '').split('\n').find((l) => /Error/.test(l)) ?? 'no output'}` });
+        }
+        const x = results[results.length - 1]!;
+        console.log(`  ${preset.padEnd(5)} ${String(size).padStart(3)}px ${mode.padEnd(9)} ${Number.isFinite(x.imgPerSec) ? x.imgPerSec.toFixed(2).padStart(7) + ' img/s' : '      -      '}  peak RSS ${Number.isFinite(x.peakRssMb) ? x.peakRssMb.toFixed(0) + ' MB' : '-'}${x.note ? '  ' + x.note : ''}`);
+      }
+    }
+  }
+  console.log('\nratios (same run):');
+  for (const preset of presets) {
+    for (const size of sizes) {
+      const get = (m: string) => results.find((r) => r.preset === preset && r.size === size && r.mode === m)?.imgPerSec ?? NaN;
+      const one = get('wasm-1'), all = get('wasm-all'), cpu = get('cpu');
+      console.log(`  ${preset.padEnd(5)} ${String(size).padStart(3)}px  all workers / 1 worker = ${(all / one).toFixed(2)}x` +
+        (Number.isFinite(cpu) ? `   wasm 1 worker / cpu = ${(one / cpu).toFixed(0)}x` : ''));
+    }
+  }
+}
+
+if (process.env.BENCH_CHILD) await child();
+else main();
