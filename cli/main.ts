@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { isTintaError } from '../sdk/errors.ts';
 import { registerPalette } from './commands/palette.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerConvert } from './commands/convert.ts';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerTrain(program);
+  registerConvert(program);
   registerPalette(program);
   return program;
 }

@@ -27,7 +27,7 @@ export function normalisedL(img: { data: Uint8ClampedArray | Uint8Array; width: 
 }
 
 /**
- * Up to `limit` photos of `dir` (sorted by name, so runs are reproducible), each centre-cropped and
+ * Up to `limit` photos of `dir` and its sub-folders (sorted by path, so runs are reproducible), each centre-cropped and
  * resized to `size` x `size` and turned into L/100. Unreadable files are skipped; no usable photo
  * at all is QUANTIZE_FAILED.
  */
@@ -38,7 +38,8 @@ export async function calibrationInputs(dir: string, opts: { size?: number; limi
   if (!(limit >= 1)) throw new TintaError(ErrorCodes.BAD_ARGUMENT, `Calibration limit must be >= 1; got ${limit}.`);
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => CALIBRATION_EXTENSIONS.has(extname(n).toLowerCase())).sort();
+    // Recursive: photo folders are often organised in sub-folders.
+    names = (readdirSync(dir, { recursive: true }) as string[]).filter((n) => CALIBRATION_EXTENSIONS.has(extname(n).toLowerCase())).sort();
   } catch (e) {
     throw new TintaError(ErrorCodes.QUANTIZE_FAILED, `Cannot read the calibration folder ${dir}: ${(e as Error).message}`, { cause: e, details: { dir } });
   }

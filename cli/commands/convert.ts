@@ -1,0 +1,56 @@
+/** `tinta export` and `tinta quantize`: fronts of converters/export.ts and converters/quantize.ts. */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { exportCheckpoint } from '../../converters/export.ts';
+import { quantizeModel, calibrationInputs } from '../../converters/quantize.ts';
+import { TintaError, ErrorCodes, formatBytes } from '../../sdk/errors.ts';
+import { parseNumber, parsePositiveInt } from '../options.ts';
+
+/** Register the commands on `program`. */
+export function registerConvert(program: Command): void {
+  program
+    .command('export')
+    .description('export a training checkpoint to an ONNX model with tinta metadata inside')
+    .argument('<checkpoint>', 'a .tinta checkpoint (e.g. RUN/checkpoints/best.tinta)')
+    .requiredOption('-o, --out <file>', 'the ONNX file to write')
+    .option('--opset <n>', 'ONNX opset (13-26)', parsePositiveInt, 17)
+    .option('--temperature <T>', 'default annealed-mean temperature stored in the model', parseNumber)
+    .option('--size <px>', 'recommended short side the network sees', parsePositiveInt)
+    .option('--embedding <name>', 'name of the embedding network a fusion model expects (e.g. mobilenetv2)')
+    .addHelpText('after', '\nExamples:\n  tinta export runs/tiny128/checkpoints/best.tinta -o models/tiny.onnx')
+    .action(async (ckpt: string, o: { out: string; opset: number; temperature?: number; size?: number; embedding?: string }) => {
+      const r = await exportCheckpoint(ckpt, { output: o.out, opset: o.opset, temperature: o.temperature, recommendedSize: o.size, embeddingSource: o.embedding });
+      const ops = Object.entries(r.report.ops).map(([k, v]) => `${k} ${v}`).join(', ');
+      console.log(`wrote ${o.out}: ${formatBytes(r.report.bytes)}, ${r.report.parameters.toLocaleString('en')} weights, ${r.report.nodes} nodes (${ops}), opset ${r.report.opset}`);
+      console.log(`  ${r.info.buckets.count} buckets (${r.info.buckets.name}), temperature ${r.info.temperature}, ${r.info.embedding ? `expects a ${r.info.embedding.dim}-d embedding` : 'takes L alone'}, content hash ${r.info.contentHash.slice(0, 16)}…`);
+    });
+
+  program
+    .command('quantize')
+    .description('quantize an exported model to int8 (QDQ, calibrated on real photos) or fp16 weights')
+    .argument('<model>', 'an fp32 ONNX model made by `tinta export`')
+    .addOption(new Option('--int8', 'int8 static quantization').conflicts('fp16'))
+    .addOption(new Option('--fp16', 'float16 weights').conflicts('int8'))
+    .option('--calibrate <dir>', 'folder of photos to calibrate activation ranges on (required for --int8)')
+    .option('--limit <n>', 'calibration photos used', parsePositiveInt, 32)
+    .option('--size <px>', 'calibration image side', parsePositiveInt, 256)
+    .addOption(new Option('--method <m>', 'activation range').choices(['minmax', 'percentile']).default('minmax'))
+    .option('--percentile <p>', 'percentile for --method percentile', parseNumber, 99.99)
+    .option('-o, --out <file>', 'output file (default: MODEL.int8.onnx / MODEL.fp16.onnx beside the input)')
+    .addHelpText('after', '\nExamples:\n  tinta quantize models/tiny.onnx --int8 --calibrate photos/val\n  tinta quantize models/tiny.onnx --fp16 -o models/tiny.fp16.onnx')
+    .action(async (model: string, o: { int8?: boolean; fp16?: boolean; calibrate?: string; limit: number; size: number; method: 'minmax' | 'percentile'; percentile: number; out?: string }) => {
+      if (!o.int8 && !o.fp16) throw new TintaError(ErrorCodes.BAD_ARGUMENT, 'Choose --int8 or --fp16.');
+      const mode = o.int8 ? 'int8' : 'fp16';
+      if (mode === 'int8' && !o.calibrate) throw new TintaError(ErrorCodes.BAD_ARGUMENT, 'int8 quantization needs real photos to calibrate on: add --calibrate DIR.');
+      const bytes = new Uint8Array(await readFile(model).catch((e: Error) => { throw new TintaError(ErrorCodes.MODEL_NOT_FOUND, `Cannot read ${model}: ${e.message}`); }));
+      const calibration = o.calibrate ? await calibrationInputs(o.calibrate, { size: o.size, limit: o.limit }) : undefined;
+      const out = o.out ?? join(dirname(model), `${basename(model, extname(model))}.${mode}.onnx`);
+      const r = await quantizeModel(bytes, { mode, calibration, method: o.method, percentile: o.percentile, output: out });
+      const rep = r.report;
+      console.log(`wrote ${out}: ${formatBytes(rep.bytes)} (${((100 * rep.bytes) / rep.fp32Bytes).toFixed(0)}% of fp32)`);
+      const a = rep.agreement;
+      if (a) console.log(`  on ${rep.calibrationImages} calibration photos: bucket agreement with fp32 ${(100 * a.argmaxAgreement).toFixed(2)}%, ab error vs fp32 mean ${a.meanAbError.toFixed(2)} / max ${a.maxAbError.toFixed(2)}`);
+    });
+}
