@@ -1,0 +1,62 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, existsSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+
+const BIN = new URL('../bin/tinta.mjs', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'tinta-cli-'));
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+
+describe('tinta command line', () => {
+  test('--help lists the commands and each command has help with examples', () => {
+    const r = run('--help');
+    assert.equal(r.status, 0);
+    for (const c of ['train', 'export', 'quantize', 'palette']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+    for (const c of ['train', 'export', 'quantize', 'palette']) {
+      const h = run(c, '--help');
+      assert.equal(h.status, 0, c);
+      assert.match(h.stdout, /Examples:/, c);
+    }
+  });
+
+  test('unknown flags and missing arguments are usage errors (exit 2)', () => {
+    const a = run('palette', '--colour', 'red');
+    assert.equal(a.status, 2);
+    assert.match(a.stderr, /unknown option '--colour'/);
+    const b = run('export');
+    assert.equal(b.status, 2);
+    assert.match(b.stderr, /missing required argument|required option/);
+    const c = run('frobnicate');
+    assert.equal(c.status, 2);
+  });
+
+  test('palette draws the 112 buckets to a PNG', async () => {
+    const out = join(dir, 'palette.png');
+    const r = run('palette', '-o', out, '--cell', '8');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /112 buckets/);
+    const meta = await sharp(out).metadata();
+    assert.equal(meta.format, 'png');
+    assert.ok(meta.width! > 100 && meta.height! > 100);
+  });
+
+  test('library errors are reported with their code (exit 1) and leave no output behind', () => {
+    const bad = join(dir, 'bad.tinta');
+    writeFileSync(bad, 'not a checkpoint');
+    const out = join(dir, 'never.onnx');
+    const r = run('export', bad, '-o', out);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /CHECKPOINT_INVALID/);
+    assert.equal(existsSync(out), false);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('never')), []);
+    const q = run('quantize', join(dir, 'missing.onnx'), '--fp16');
+    assert.equal(q.status, 1);
+    assert.match(q.stderr, /MODEL_NOT_FOUND/);
+    const s = run('palette', '--scheme', 'nope', '-o', join(dir, 'x.png'));
+    assert.equal(s.status, 1);
+    assert.match(s.stderr, /BAD_ARGUMENT/);
+  });
+});
