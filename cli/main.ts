@@ -5,6 +5,7 @@ import { isTintaError } from '../sdk/errors.ts';
 import { registerPalette } from './commands/palette.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerConvert } from './commands/convert.ts';
+import { registerColorize } from './commands/colorize.ts';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
+  registerColorize(program);
   registerTrain(program);
   registerConvert(program);
   registerPalette(program);
@@ -26,7 +28,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command may report partial failure through process.exitCode (e.g. some files failed).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (isTintaError(e)) {
