@@ -12,7 +12,7 @@ import { GradientPool } from '../trainer/parallel/pool.ts';
 import { localStepper } from '../trainer/local.ts';
 import { train } from '../trainer/train.ts';
 import { readCheckpoint, restoreModel } from '../trainer/checkpoint.ts';
-import { learningRateAt } from '../trainer/step.ts';
+import { learningRateAt, applyGradients, trainableVariables } from '../trainer/step.ts';
 import { abAuc } from '../trainer/metrics.ts';
 import { isTintaError } from '../sdk/errors.ts';
 
@@ -60,6 +60,19 @@ describe('model', () => {
     assert.ok(Math.abs(learningRateAt(10, 1, 10, 100) - 1) < 1e-12);
     assert.ok(Math.abs(learningRateAt(55, 1, 10, 100) - 0.505) < 1e-9);
     assert.ok(Math.abs(learningRateAt(100, 1, 10, 100) - 0.01) < 1e-12);
+  });
+
+  test('a NaN loss or gradient stops with TRAINING_DIVERGED before any weight changes', () => {
+    const m = buildModel(presetConfig('tiny', { widthMultiplier: 0.25 }), { inputSize: 16 });
+    const vars = trainableVariables(m);
+    const before = vars.map((v) => v.dataSync().slice());
+    const opt = tf.train.adam(1e-3);
+    const grads = vars.map((v, i) => (i === 3 ? tf.fill(v.shape, NaN) : tf.onesLike(v)));
+    assert.throws(() => applyGradients(opt, vars, grads, { learningRate: 1e-3, clipNorm: 5, step: 42, loss: 2 }), (e) => isTintaError(e, 'TRAINING_DIVERGED') && /step 42/.test((e as Error).message));
+    const okGrads = vars.map((v) => tf.onesLike(v));
+    assert.throws(() => applyGradients(opt, vars, okGrads, { learningRate: 1e-3, clipNorm: 5, step: 43, loss: Infinity }), (e) => isTintaError(e, 'TRAINING_DIVERGED'));
+    vars.forEach((v, i) => assert.deepEqual(v.dataSync(), before[i]));
+    m.dispose();
   });
 
   test('AuC is 1 for a perfect prediction and falls with a known constant error', () => {
