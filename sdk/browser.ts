@@ -33,7 +33,8 @@ export type BrowserImageInput =
   | URL
   | RawRgba;
 
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
+// Written out literally so bundlers bundle the worker; the build rewrites '.ts' to '.js'.
+const startWorker = (): Worker => new Worker(new URL('./worker/entry-browser.ts', import.meta.url), { type: 'module', name: 'tinta' });
 
 function rgbaSource(data: Uint8ClampedArray | Uint8Array, width: number, height: number, o: { transfer: boolean; maxPixels: number }): { source: ImageSource; transfer: Transferable[] } {
   const view = data instanceof Uint8ClampedArray ? data : new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength);
@@ -78,11 +79,10 @@ async function toImageSource(input: BrowserImageInput, o: { transfer: boolean; m
 
 function browserPlatform(): Platform<BrowserImageInput> {
   const facts = runtimeFacts();
-  const entry = new URL(`./worker/entry-browser${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
   return {
     runtime: browserRuntime,
     toImageSource,
-    ...(facts.hasWebWorker ? { spawnWorker: webWorkerSpawner(entry) } : {}),
+    ...(facts.hasWebWorker ? { spawnWorker: webWorkerSpawner(startWorker) } : {}),
     // Already in a worker: run inline rather than nesting workers.
     workerByDefault: facts.hasWebWorker && !facts.inWorker,
     cacheFor: (option) => (facts.hasCacheApi ? cacheApiCache(option === true ? undefined : option) : null),

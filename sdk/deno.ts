@@ -22,7 +22,11 @@ export interface RawRgba {
 /** What colorize() accepts in Deno: encoded image bytes, a file path, or raw RGBA. */
 export type DenoImageInput = Uint8Array | ArrayBuffer | string | RawRgba;
 
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
+// Deno's own Worker, taken before onnxruntime-web can run: its Node build (the one Deno resolves)
+// replaces globalThis.Worker with Node's worker_threads Worker when its wasm starts.
+const DenoWorker: typeof Worker | undefined = (globalThis as { Worker?: typeof Worker }).Worker;
+// Literal, as in browser.ts: Deno runs the .ts from the sources; the build rewrites it to '.js'.
+const startWorker = (): Worker => new DenoWorker!(new URL('./worker/entry-deno.ts', import.meta.url), { type: 'module', name: 'tinta' });
 
 async function toImageSource(input: DenoImageInput, o: { transfer: boolean; maxPixels: number }): Promise<{ source: ImageSource; transfer: Transferable[] }> {
   if (typeof input === 'string') return { source: { kind: 'path', path: input }, transfer: [] };
@@ -50,8 +54,8 @@ function denoPlatform(): Platform<DenoImageInput> {
   return {
     runtime: denoRuntime,
     toImageSource,
-    ...(facts.hasWebWorker ? { spawnWorker: webWorkerSpawner(new URL(`./worker/entry-deno${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url)) } : {}),
-    workerByDefault: facts.hasWebWorker && !facts.inWorker,
+    ...(facts.hasWebWorker && DenoWorker ? { spawnWorker: webWorkerSpawner(startWorker) } : {}),
+    workerByDefault: facts.hasWebWorker && DenoWorker !== undefined && !facts.inWorker,
     cacheFor: (option) => (facts.hasCacheApi ? cacheApiCache(option === true ? undefined : option) : null),
   };
 }

@@ -30,10 +30,17 @@ export function isShippedModel(name: string): boolean {
   return Object.prototype.hasOwnProperty.call(SHIPPED_MODELS, name);
 }
 
+// From the sources (sdk/models/) the files are in the repository's models/ folder; the build
+// copies them next to the built manifest (dist/models/), so the package resolves inside dist.
+const MODELS_DIR = import.meta.url.endsWith('.ts') ? '../../models/' : './';
+// Kept out of a literal URL-constructor call on import.meta.url: bundlers would try to bundle the folder.
+const HERE = import.meta.url;
+
 /**
- * Where a shipped model's file lives: the package's models/ folder, two levels above this module
- * (sdk/models/ in the sources). A bundled build must keep that relative layout or rewrite this URL.
+ * Where a shipped model's file lives: the repository's models/ folder from the sources,
+ * dist/models/ in the built package. An app that bundles the SDK moves this module, so it should
+ * serve the model itself and pass its URL as `model`.
  */
 export function shippedModelUrl(model: ShippedModel): URL {
-  return new URL(`../../models/${model.file}`, import.meta.url);
+  return new URL(MODELS_DIR + model.file, HERE);
 }

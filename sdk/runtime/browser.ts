@@ -3,7 +3,7 @@
  * navigator.gpu.requestAdapter() really returns an adapter, else 'wasm'. A WebGPU session that
  * fails while running falls back to wasm once, with a warning. The .wasm files load from
  * `wasmPaths` when given, else from next to onnxruntime-web itself (never a CDN); threads are 1
- * unless the page is cross-origin isolated. ORT is imported on first use.
+ * unless the page is cross-origin isolated and `wasmPaths` serves ORT's files. ORT is imported on first use.
  */
 import { ErrorCodes, TintaError } from '../errors.ts';
 import { WarningCodes } from '../progress.ts';
@@ -29,7 +29,11 @@ function loadOrtWeb(): Promise<OrtWeb> {
 /** Applies thread and .wasm path settings before ORT's first session; warns when they can no longer change. */
 function configureWasm(ort: OrtWeb, opts: SessionOptions, onWarning: (w: RuntimeWarning) => void): void {
   const facts = runtimeFacts();
-  let threads = opts.threads ?? (facts.crossOriginIsolated ? Math.min(4, facts.hardwareConcurrency) : 1);
+  // Threads by default only when ORT's .mjs comes from wasmPaths: a bundled onnxruntime-web
+  // starts its thread workers from the app's chunk, which is no worker script, and hangs.
+  const w = opts.wasmPaths;
+  const selfHostedMjs = typeof w === 'string' || (w !== undefined && typeof w.mjs === 'string');
+  let threads = opts.threads ?? (facts.crossOriginIsolated && selfHostedMjs ? Math.min(4, facts.hardwareConcurrency) : 1);
   if (threads > 1 && !facts.crossOriginIsolated) {
     onWarning({ code: WarningCodes.THREADS_NEED_ISOLATION, message: `threads: ${threads} needs a cross-origin isolated page (COOP/COEP headers); running on 1 thread.` });
     threads = 1;

@@ -33,7 +33,16 @@ async function createSession(bytes: Uint8Array, provider: Provider, opts: Sessio
   } else if (wasmThreadsApplied !== threads) {
     onWarning({ code: WarningCodes.WASM_THREADS_FIXED, message: `onnxruntime-web already runs with ${wasmThreadsApplied} thread(s); threads: ${threads} is ignored.` });
   }
-  return createOrtSession(ort as unknown as OrtModule, bytes, 'wasm', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }, opts.label);
+  // onnxruntime-web's Node build (what Deno loads) sets globalThis.Worker to worker_threads'
+  // Worker when its wasm starts, breaking the app's Web Workers. On one thread it never spawns
+  // one, so Deno's Worker is put back.
+  const g = globalThis as { Worker?: unknown };
+  const webWorker = g.Worker;
+  try {
+    return await createOrtSession(ort as unknown as OrtModule, bytes, 'wasm', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }, opts.label);
+  } finally {
+    if (wasmThreadsApplied === 1 && g.Worker !== webWorker) g.Worker = webWorker;
+  }
 }
 
 async function decodeImage(src: ImageSource, maxPixels: number): Promise<RgbaImage> {

@@ -11,7 +11,9 @@ import type { SpawnWorker, WorkerExitInfo, WorkerHandle } from './handle.ts';
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
-// Flags that load TypeScript in the parent are dropped: the worker registers tsx itself.
+// Flags that load TypeScript in the parent are dropped: the worker registers tsx itself. So are
+// the parent's inline script (-e/-p and their code) and --input-type, with which a worker given
+// a file refuses to start (a parent run as `node --input-type=module -e ...`).
 function workerExecArgv(): string[] {
   const out: string[] = [];
   const args = process.execArgv;
@@ -19,14 +21,17 @@ function workerExecArgv(): string[] {
     const a = args[i]!;
     if ((a === '--import' || a === '--loader' || a === '--experimental-loader') && /tsx/.test(args[i + 1] ?? '')) { i++; continue; }
     if (/^--(import|loader|experimental-loader)=.*tsx/.test(a)) continue;
+    if (a === '--input-type' || a === '-e' || a === '--eval' || a === '-p' || a === '--print') { i++; continue; }
+    if (/^--(input-type|eval|print)=/.test(a)) continue;
     out.push(a);
   }
   return out;
 }
 
 function startWorker(): Worker {
-  const entry = new URL(`./entry-node${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
-  if (!FROM_SOURCE) return new Worker(entry);
+  // Built: a literal URL (the build rewrites '.ts' to '.js'), which bundlers for Node can follow.
+  if (!FROM_SOURCE) return new Worker(new URL('./entry-node.ts', import.meta.url), { execArgv: workerExecArgv() });
+  const entry = new URL('./entry-node.ts', import.meta.url);
   let tsxApi: string;
   try {
     tsxApi = import.meta.resolve('tsx/esm/api');

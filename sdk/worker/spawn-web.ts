@@ -11,10 +11,15 @@ export interface ExitNotice {
   tintaExit: number;
 }
 
-/** A SpawnWorker for the module worker at `entry`. */
-export function webWorkerSpawner(entry: URL): SpawnWorker {
+/**
+ * A SpawnWorker for a module worker: `entry` is its URL, or a function that creates it. Entry
+ * points pass a function that constructs the Worker from a literal URL relative to
+ * import.meta.url, the form bundlers (Vite, webpack) find and bundle as a worker; a URL held in a
+ * variable is invisible to them.
+ */
+export function webWorkerSpawner(entry: URL | (() => Worker)): SpawnWorker {
   return () => {
-    const worker = new Worker(entry, { type: 'module', name: 'tinta' });
+    const worker = typeof entry === 'function' ? entry() : new Worker(entry, { type: 'module', name: 'tinta' });
     const cbs: ((info: WorkerExitInfo) => void)[] = [];
     let ended = false;
     const end = (info: WorkerExitInfo): void => {
