@@ -173,7 +173,7 @@ test('bad models: MODEL_INVALID, MODEL_NO_METADATA, MODEL_NOT_FOUND, MODEL_INTEG
     }
   }
   await rejectsWith(createColorizer({ ...inline, model: '/nonexistent/model.onnx' }), ErrorCodes.MODEL_NOT_FOUND, 'missing file');
-  await rejectsWith(createColorizer({ ...inline }), ErrorCodes.MODEL_NOT_FOUND, 'the shipped default model is not there yet', /shipped model 'default'/);
+  await rejectsWith(createColorizer({ ...inline, model: 'no-such-shipped-model' }), ErrorCodes.MODEL_NOT_FOUND, 'unknown model name');
   await rejectsWith(createColorizer({ ...inline, model: MODEL, sha256: '0'.repeat(64) }), ErrorCodes.MODEL_INTEGRITY, 'wrong sha256');
   const be = await rejectsWith(createColorizer({ ...inline, model: MODEL, backend: 'cuda' as never }), ErrorCodes.BACKEND_UNAVAILABLE, 'unknown backend');
   assert.match(be.message, /'auto', 'native', 'wasm'/);
@@ -267,4 +267,18 @@ test('soak: 500 calls through the worker on 64x64 images stay within 50 MB of RS
   assert.equal(last!.width, 64);
   assert.ok(grown < 50, `RSS grew by ${grown.toFixed(1)} MB over 500 calls`);
   assert.deepEqual(unhandled, []);
+});
+
+test('the shipped default model loads by name, passes its sha256 check and colorizes', async () => {
+  const c = await createColorizer({ worker: false, threads: 1 });
+  try {
+    assert.equal(c.info.buckets.count, 112);
+    assert.equal(c.info.precision, 'int8');
+    const W = 64, H = 48;
+    const r = await c.colorize({ data: syntheticPhoto(W, H, 3), width: W, height: H });
+    assert.equal(r.width, W);
+    assert.equal(r.rgba().length, W * H * 4);
+  } finally {
+    await c.dispose();
+  }
 });

@@ -36,8 +36,8 @@ export function registerConvert(program: Command): void {
     .option('--calibrate <dir>', 'folder of photos to calibrate activation ranges on (required for --int8)')
     .option('--limit <n>', 'calibration photos used', parsePositiveInt, 32)
     .option('--size <px>', 'calibration image side', parsePositiveInt, 256)
-    .addOption(new Option('--method <m>', 'activation range').choices(['minmax', 'percentile']).default('minmax'))
-    .option('--percentile <p>', 'percentile for --method percentile', parseNumber, 99.99)
+    .addOption(new Option('--method <m>', 'activation range (percentile ignores rare outliers)').choices(['minmax', 'percentile']).default('percentile'))
+    .option('--percentile <p>', 'percentile for --method percentile', parseNumber, 99.9)
     .option('-o, --out <file>', 'output file (default: MODEL.int8.onnx / MODEL.fp16.onnx beside the input)')
     .addHelpText('after', '\nExamples:\n  tinta quantize models/tiny.onnx --int8 --calibrate photos/val\n  tinta quantize models/tiny.onnx --fp16 -o models/tiny.fp16.onnx')
     .action(async (model: string, o: { int8?: boolean; fp16?: boolean; calibrate?: string; limit: number; size: number; method: 'minmax' | 'percentile'; percentile: number; out?: string }) => {

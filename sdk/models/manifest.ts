@@ -18,10 +18,17 @@ export const DEFAULT_MODEL = 'default';
 
 /** Shipped models by name. */
 export const SHIPPED_MODELS: Readonly<Record<string, ShippedModel>> = Object.freeze({
+  // An early checkpoint of the project's training run (tiny preset, 128 px, 5 epochs on the
+  // project's photos); docs/models.md tells how it was made. Replaced as training goes on.
   default: Object.freeze({
-    file: 'tinta-default.onnx',
-    sha256: null,
-    description: 'The seed colorizer: L in, 112 ab buckets out, 256 px short side.',
+    file: 'tinta-default.int8.onnx',
+    sha256: '0f15f319c7afe38a32aee5c785948ad2aa4361cbd93c033295f287ac29b28f09',
+    description: 'The default colorizer, int8: L in, 112 ab buckets out, 256 px short side.',
+  }),
+  'default-fp32': Object.freeze({
+    file: 'tinta-default.fp32.onnx',
+    sha256: '86cffde70fa60026ed87bd503af8cdd492b8eb1e303244fbc9dd52796becaffb',
+    description: 'The fp32 original of the default colorizer.',
   }),
 });
 
