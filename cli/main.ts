@@ -6,6 +6,8 @@ import { registerPalette } from './commands/palette.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerConvert } from './commands/convert.ts';
 import { registerColorize } from './commands/colorize.ts';
+import { registerEval } from './commands/eval.ts';
+import { registerAnalyze } from './commands/analyze.ts';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerConvert(program);
   registerPalette(program);
+  registerEval(program);
+  registerAnalyze(program);
   return program;
 }
 
