@@ -282,3 +282,21 @@ test('the shipped default model loads by name, passes its sha256 check and color
     await c.dispose();
   }
 });
+
+test('the int8 default model gives the same colours on the native and WASM backends (within 2/255 on >= 99% of values)', async () => {
+  const photo = new URL('../examples/chelsea.jpg', import.meta.url).pathname;
+  const outs: Uint8ClampedArray[] = [];
+  for (const backend of ['native', 'wasm'] as const) {
+    const c = await createColorizer({ backend, worker: false, threads: 1 });
+    try {
+      outs.push((await c.colorize(photo)).rgba());
+    } finally {
+      await c.dispose();
+    }
+  }
+  const [a, b] = outs as [Uint8ClampedArray, Uint8ClampedArray];
+  assert.equal(a.length, b.length);
+  let off = 0;
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > 2) off++;
+  assert.ok(off / a.length <= 0.01, `${((100 * off) / a.length).toFixed(3)}% of values differ by more than 2/255`);
+});
