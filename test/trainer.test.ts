@@ -174,6 +174,30 @@ describe('training runs', () => {
     assert.deepEqual(steps, Array.from({ length: 12 }, (_, i) => i + 1));
   });
 
+  test('Ctrl-C (SIGINT) saves a checkpoint at the current step and exits cleanly', async () => {
+    const data = join(root, 'resume');
+    const out = join(root, 'run-sigint');
+    const child = spawn(process.execPath, [BIN, 'train', '--data', data, '--out', out, '--preset', 'tiny', '--width', '0.5', '--size', '64',
+      '--epochs', '50', '--batch', '2', '--workers', '1', '--backend', 'wasm', '--val-fraction', '0.01'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout!.on('data', (d) => (text += d));
+    child.stderr!.on('data', (d) => (text += d));
+    const metrics = join(out, 'metrics.jsonl');
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const n = existsSync(metrics) ? readFileSync(metrics, 'utf8').trim().split('\n').filter(Boolean).length : 0;
+        if (n >= 3) { clearInterval(timer); child.kill('SIGINT'); resolve(); }
+      }, 100);
+      child.on('exit', () => { clearInterval(timer); reject(new Error(`exited early: ${text}`)); });
+    });
+    const code = await new Promise((r) => child.once('exit', r));
+    assert.equal(code, 0, text);
+    assert.match(text, /interrupted: saving a checkpoint/);
+    const ck = readCheckpoint(join(out, 'checkpoints', 'last.tinta'));
+    const steps = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.kind === 'train');
+    assert.equal((ck.header.state as { step: number }).step, steps[steps.length - 1].step);
+  });
+
   test('resuming with a different architecture is a CONFIG_CONFLICT error', async () => {
     const data = join(root, 'overfit');
     await assert.rejects(

@@ -320,6 +320,9 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
     while (state.epoch < o.epochs) {
       const order = epochOrder(trainIdx.length, o.seed, state.epoch);
       for (; state.stepInEpoch < stepsPerEpoch; ) {
+        // A macrotask turn per step: signal handlers (Ctrl-C) and timers only run there, and an
+        // in-process step never leaves the microtask queue on its own.
+        await new Promise((r) => setImmediate(r));
         if (o.signal?.aborted || (o.maxSteps && stepsThisRun >= o.maxSteps)) { interrupted = true; break; }
         const ts = Date.now();
         const sel = new Uint32Array(o.batchSize);
