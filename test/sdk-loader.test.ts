@@ -28,9 +28,9 @@ before(async () => {
     hits.set(url, (hits.get(url) ?? 0) + 1);
     if (url.startsWith('/model')) {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(MODEL.length) });
-      // Two chunks, so progress has something to report.
+      // Two chunks, so progress has something to report (far enough apart not to be read as one).
       res.write(MODEL.subarray(0, 1000));
-      setTimeout(() => res.end(MODEL.subarray(1000)), 5);
+      setTimeout(() => res.end(MODEL.subarray(1000)), 100);
     } else if (url === '/cut') {
       res.writeHead(200, { 'content-length': String(MODEL.length) });
       res.write(MODEL.subarray(0, 500));
@@ -71,7 +71,11 @@ test('a URL model is downloaded with progress, cached by temp file + rename, and
   const c = await createColorizer({ ...opts, model: url, cache: cacheDir, onProgress: (p) => events.push(p) });
   await c.dispose();
   const downloads = events.filter((e) => e.status === 'download');
-  assert.ok(downloads.length >= 3, 'start, chunks');
+  // At least the start and the end; on a loaded machine the two chunks may still arrive as one read.
+  assert.ok(downloads.length >= 2, 'start and end');
+  for (let i = 1; i < downloads.length; i++) {
+    assert.ok((downloads[i] as { loaded: number }).loaded >= (downloads[i - 1] as { loaded: number }).loaded, 'loaded never goes back');
+  }
   assert.deepEqual(downloads.at(-1), { status: 'download', url, loaded: MODEL.length, total: MODEL.length, cached: false });
   assert.deepEqual(events.slice(downloads.length).map((e) => e.status), ['session', 'ready']);
   assert.deepEqual(readdirSync(join(cacheDir, 'models')), [cacheFileName(url)], 'one file, no temporary left');
