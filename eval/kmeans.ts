@@ -3,6 +3,7 @@
  * deterministic: the same points, k and seed give the same clusters, numbered by size.
  */
 import { TintaError, ErrorCodes } from '../sdk/errors.ts';
+import { createRng } from '../trainer/data/rng.ts';
 
 /** Options of kmeans(). */
 export interface KMeansOptions {
@@ -30,14 +31,7 @@ export interface KMeansResult {
 
 /** A small seeded PRNG (mulberry32): uniform in [0, 1). */
 export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).float;
 }
 
 function dist2(x: ArrayLike<number>, c: Float64Array): number {

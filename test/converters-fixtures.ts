@@ -5,17 +5,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { nearestBucket, type AbBuckets } from '../sdk/color/buckets.ts';
 import { rgba8ToLab } from '../sdk/color/lab.ts';
+import { createRng } from '../trainer/data/rng.ts';
 
 /** A small deterministic PRNG (mulberry32) returning values in [0, 1). */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).float;
 }
 
 /** A standard normal sample from `r` (Box-Muller). */

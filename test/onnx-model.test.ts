@@ -23,6 +23,7 @@ import {
 } from '../converters/onnx/model.ts';
 import { readOnnxMetadata } from '../sdk/model/onnx-metadata.ts';
 import { TintaError, ErrorCodes } from '../sdk/errors.ts';
+import { createRng } from '../trainer/data/rng.ts';
 
 type Ort = typeof ortNode;
 // Both packages share onnxruntime-common's API; the web one runs on WASM here.
@@ -37,14 +38,7 @@ ortWeb.env.logLevel = 'error';
 const INT64_MAX = 9223372036854775807n;
 
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).float;
 }
 
 function randomArray(n: number, r: () => number, scale = 1): Float32Array {
