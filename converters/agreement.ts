@@ -30,36 +30,72 @@ function argmaxChw(v: Float32Array, q: number, n: number, out: Uint16Array): voi
   }
 }
 
+/**
+ * The reference model's outputs on some inputs, kept to compare any number of candidates against
+ * (the reference runs once; its outputs are kept decoded, as argmax and ab per pixel).
+ */
+export interface AgreementReference {
+  compare(candidate: Uint8Array): Promise<Agreement>;
+}
+
+interface Decoded {
+  argmax: Uint16Array;
+  a: Float32Array;
+  b: Float32Array;
+}
+
+function decode(v: Float32Array, info: ModelInfo): Decoded {
+  const q = info.buckets.count;
+  const n = v.length / q;
+  const argmax = new Uint16Array(n);
+  argmaxChw(v, q, n, argmax);
+  const { a, b } = annealedMean(v, info.buckets, { pixels: n, layout: 'chw', kind: info.output.kind }, info.temperature);
+  return { argmax, a, b };
+}
+
+function inputsOf(f: Feeds): Record<string, ort.Tensor> {
+  const inputs: Record<string, ort.Tensor> = {};
+  for (const [k, v] of Object.entries(f)) inputs[k] = new ort.Tensor('float32', v.data, v.dims);
+  return inputs;
+}
+
+const SESSION: ort.InferenceSession.SessionOptions = { logSeverityLevel: 3 };
+
+/** Run `reference` on `feeds` once; candidates are then compared with `compare`. */
+export async function agreementReference(reference: Uint8Array, info: ModelInfo, feeds: readonly Feeds[]): Promise<AgreementReference> {
+  const s = await ort.InferenceSession.create(reference, SESSION);
+  const ref: Decoded[] = [];
+  try {
+    for (const f of feeds) ref.push(decode((await s.run(inputsOf(f)))[info.output.name]!.data as Float32Array, info));
+  } finally {
+    await s.release();
+  }
+  return {
+    async compare(candidate: Uint8Array): Promise<Agreement> {
+      const c = await ort.InferenceSession.create(candidate, SESSION);
+      let pixels = 0, same = 0, sum = 0, max = 0;
+      try {
+        for (const [k, f] of feeds.entries()) {
+          const A = ref[k]!;
+          const B = decode((await c.run(inputsOf(f)))[info.output.name]!.data as Float32Array, info);
+          const n = A.argmax.length;
+          for (let i = 0; i < n; i++) {
+            if (A.argmax[i] === B.argmax[i]) same++;
+            const d = Math.hypot(A.a[i]! - B.a[i]!, A.b[i]! - B.b[i]!);
+            sum += d;
+            if (d > max) max = d;
+          }
+          pixels += n;
+        }
+      } finally {
+        await c.release();
+      }
+      return { images: feeds.length, pixels, argmaxAgreement: pixels ? same / pixels : 1, meanAbError: pixels ? sum / pixels : 0, maxAbError: max };
+    },
+  };
+}
+
 /** Run `reference` and `candidate` (ONNX bytes of the same network) on `feeds` and compare outputs. */
 export async function measureAgreement(reference: Uint8Array, candidate: Uint8Array, info: ModelInfo, feeds: readonly Feeds[]): Promise<Agreement> {
-  const opts: ort.InferenceSession.SessionOptions = { logSeverityLevel: 3 };
-  const [a, b] = await Promise.all([ort.InferenceSession.create(reference, opts), ort.InferenceSession.create(candidate, opts)]);
-  const q = info.buckets.count;
-  let pixels = 0, same = 0, sum = 0, max = 0;
-  try {
-    for (const f of feeds) {
-      const inputs: Record<string, ort.Tensor> = {};
-      for (const [k, v] of Object.entries(f)) inputs[k] = new ort.Tensor('float32', v.data, v.dims);
-      const ra = (await a.run(inputs))[info.output.name]!;
-      const rb = (await b.run(inputs))[info.output.name]!;
-      const va = ra.data as Float32Array, vb = rb.data as Float32Array;
-      const n = va.length / q;
-      const ia = new Uint16Array(n), ib = new Uint16Array(n);
-      argmaxChw(va, q, n, ia);
-      argmaxChw(vb, q, n, ib);
-      const layout = { pixels: n, layout: 'chw' as const, kind: info.output.kind };
-      const abA = annealedMean(va, info.buckets, layout, info.temperature);
-      const abB = annealedMean(vb, info.buckets, layout, info.temperature);
-      for (let i = 0; i < n; i++) {
-        if (ia[i] === ib[i]) same++;
-        const d = Math.hypot(abA.a[i]! - abB.a[i]!, abA.b[i]! - abB.b[i]!);
-        sum += d;
-        if (d > max) max = d;
-      }
-      pixels += n;
-    }
-  } finally {
-    await Promise.all([a.release(), b.release()]);
-  }
-  return { images: feeds.length, pixels, argmaxAgreement: pixels ? same / pixels : 1, meanAbError: pixels ? sum / pixels : 0, maxAbError: max };
+  return (await agreementReference(reference, info, feeds)).compare(candidate);
 }

@@ -8,10 +8,11 @@ import { tensorToArray, type OnnxModel } from './onnx/model.ts';
 
 type Shape = (number | null)[];
 
-/** MACs by op type and in total. */
+/** MACs by op type, by node (nodes with a name) and in total. */
 export interface MacCount {
   total: number;
   byOp: Record<string, number>;
+  byNode: Record<string, number>;
 }
 
 function ints(v: { type: string; value?: unknown } | undefined, fallback: number[]): number[] {
@@ -25,9 +26,15 @@ export function countMacs(model: OnnxModel, inputs: Record<string, number[]>): M
   const init = new Map(g.initializers.map((t) => [t.name, t]));
   for (const t of g.initializers) shapes.set(t.name, t.dims);
   const byOp: Record<string, number> = {};
-  const add = (op: string, n: number) => { byOp[op] = (byOp[op] ?? 0) + n; };
+  const byNode: Record<string, number> = {};
+  let node = '';
+  const add = (op: string, n: number) => {
+    byOp[op] = (byOp[op] ?? 0) + n;
+    if (node) byNode[node] = (byNode[node] ?? 0) + n;
+  };
   const nodes = g.nodes;
   for (const n of nodes) {
+    node = n.name ?? '';
     const x = shapes.get(n.inputs[0] ?? '');
     let out: Shape | undefined;
     switch (n.opType) {
@@ -93,5 +100,5 @@ export function countMacs(model: OnnxModel, inputs: Record<string, number[]>): M
     }
     if (out) for (const o of n.outputs) shapes.set(o, out);
   }
-  return { total: Object.values(byOp).reduce((a, b) => a + b, 0), byOp };
+  return { total: Object.values(byOp).reduce((a, b) => a + b, 0), byOp, byNode };
 }
