@@ -11,7 +11,8 @@ import { TintaError, ErrorCodes, isTintaError } from '../sdk/errors.ts';
 import { DEFAULT_TEMPERATURE } from '../sdk/color/decode.ts';
 import { getBuckets, type AbBuckets, type BucketScheme } from '../sdk/color/buckets.ts';
 import { buildMetadata, parseModelInfo, type ModelInfo } from '../sdk/model/metadata.ts';
-import { readCheckpoint, writeFileAtomic } from '../trainer/checkpoint.ts';
+import { readCheckpoint } from '../trainer/checkpoint.ts';
+import { writeFileAtomic } from '../sdk/io/atomic-node.ts';
 import { DEFAULT_OPSET } from './onnx/model.ts';
 import { layerGraphFromModel, layerGraphFromTopology, type LayerGraph, type LayerWeight } from './layer-graph.ts';
 import { lowerLayerGraph } from './lower.ts';
@@ -147,9 +148,9 @@ export function exportModel(model: tflTypes.LayersModel, meta: ExportMeta): Uint
 }
 
 /** Write `bytes` to `path` atomically (temp file + rename): nothing half-written on failure. */
-export function writeModelFile(path: string, bytes: Uint8Array, code: typeof ErrorCodes.EXPORT_FAILED | typeof ErrorCodes.QUANTIZE_FAILED = ErrorCodes.EXPORT_FAILED): void {
+export async function writeModelFile(path: string, bytes: Uint8Array, code: typeof ErrorCodes.EXPORT_FAILED | typeof ErrorCodes.QUANTIZE_FAILED = ErrorCodes.EXPORT_FAILED): Promise<void> {
   try {
-    writeFileAtomic(path, [bytes]);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
     throw new TintaError(code, `Could not write ${path}: ${(e as Error).message}`, { cause: e, details: { path } });
   }
@@ -180,7 +181,7 @@ export async function exportCheckpoint(checkpointPath: string, opts: ExportOptio
     throw wrap(e, `Could not export ${checkpointPath}`);
   }
   if (opts.output) {
-    writeModelFile(opts.output, result.bytes);
+    await writeModelFile(opts.output, result.bytes);
     result.report.output = opts.output;
   }
   return result;

@@ -173,7 +173,7 @@ export async function quantizeModel(bytes: Uint8Array, opts: QuantizeOptions): P
   }
   report.bytes = out.length;
   if (opts.output) {
-    writeModelFile(opts.output, out, ErrorCodes.QUANTIZE_FAILED);
+    await writeModelFile(opts.output, out, ErrorCodes.QUANTIZE_FAILED);
     report.output = opts.output;
   }
   return { bytes: out, info: parseModelInfo(outModel.metadata), report };

@@ -5,7 +5,8 @@
  * cluster's size; plus the whole collection's bucket prior drawn the same way (where a brown/sepia
  * bias of the data shows).
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../sdk/io/atomic-node.ts';
 import { basename, join } from 'node:path';
 import { TintaError, ErrorCodes, isTintaError } from '../sdk/errors.ts';
 import { decodeImage, resizeImage, writeImage } from '../sdk/image/node.ts';
@@ -180,11 +181,6 @@ function bucketTable(t: AbBuckets, w: ArrayLike<number>, L: number, n: number): 
   return `<table><thead><tr><th>bucket</th><th>a</th><th>b</th><th>chroma</th><th>hue</th><th>share</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-async function writeText(path: string, text: string): Promise<void> {
-  const tmp = join(path, '..', `.${basename(path)}.${process.pid}.tmp`);
-  await writeFile(tmp, text);
-  await rename(tmp, path);
-}
 
 /**
  * Writes the analysis to `outDir`: prior.png and cluster-N.png (the bucket grid, every bucket with
@@ -249,8 +245,8 @@ Assignments: <a href="clusters.csv">clusters.csv</a>; numbers: <a href="analysis
 <div class="cluster"><div><img src="prior.png" alt="bucket prior"><br><img src="prior-shaded.png" alt="shaded bucket prior"></div><div>${bucketTable(a.buckets, a.prior, L, 12)}</div></div>
 ${sections}`;
   const out: AnalysisFiles = { html: join(outDir, 'index.html'), json: join(outDir, 'analysis.json'), csv: join(outDir, 'clusters.csv'), images };
-  await writeText(out.csv, csv);
-  await writeText(out.json, JSON.stringify(json, null, 1) + '\n');
-  await writeText(out.html, htmlPage('tinta analyze', body));
+  await writeFileAtomic(out.csv, csv);
+  await writeFileAtomic(out.json, JSON.stringify(json, null, 1) + '\n');
+  await writeFileAtomic(out.html, htmlPage('tinta analyze', body));
   return out;
 }

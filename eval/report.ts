@@ -3,7 +3,8 @@
  * report.html, a self-contained page (inline CSS; images as relative files under images/) with
  * the metric table and an original / gray / colorized grid of the kept samples.
  */
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../sdk/io/atomic-node.ts';
 import { basename, join } from 'node:path';
 import { writeImage } from '../sdk/image/node.ts';
 import { METHODS, type EvalResult, type EvalSummary, type MethodName } from './evaluate.ts';
@@ -102,11 +103,6 @@ ${skipped}`;
   return htmlPage('tinta eval', body);
 }
 
-async function writeText(path: string, text: string): Promise<void> {
-  const tmp = join(path, '..', `.${basename(path)}.${process.pid}.tmp`);
-  await writeFile(tmp, text);
-  await rename(tmp, path);
-}
 
 /** Writes summary.json, per-image.csv, report.html and images/ into `outDir` (created if needed). */
 export async function writeEvalReport(r: EvalResult, outDir: string): Promise<EvalReportFiles> {
@@ -127,8 +123,8 @@ export async function writeEvalReport(r: EvalResult, outDir: string): Promise<Ev
     files.push(rel);
   }
   const out: EvalReportFiles = { summary: join(outDir, 'summary.json'), csv: join(outDir, 'per-image.csv'), html: join(outDir, 'report.html'), images: written };
-  await writeText(out.summary, JSON.stringify({ ...r.summary, skipped: r.skipped }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
-  await writeText(out.csv, perImageCsv(r));
-  await writeText(out.html, reportHtml(r, files));
+  await writeFileAtomic(out.summary, JSON.stringify({ ...r.summary, skipped: r.skipped }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  await writeFileAtomic(out.csv, perImageCsv(r));
+  await writeFileAtomic(out.html, reportHtml(r, files));
   return out;
 }

@@ -9,12 +9,12 @@
  * any moment leaves either the old checkpoint or the new one, never a torn file; the CRC catches
  * files damaged afterwards.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, mkdirSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import type * as tflTypes from '@tensorflow/tfjs-layers';
 import { TintaError, ErrorCodes } from '../sdk/errors.ts';
+import { writeFileAtomic } from '../sdk/io/atomic-node.ts';
 
 const MAGIC = 'TINTACK1';
 /** Version of the checkpoint format (bumped on incompatible changes). */
@@ -69,33 +69,6 @@ export function crc32(bytes: Uint8Array): number {
 
 function specBytes(s: WeightSpec): number {
   return s.shape.reduce((a, b) => a * b, 1) * 4;
-}
-
-/** Write `bytes` to `path` atomically: temp file in the same folder, fsync, rename. */
-export function writeFileAtomic(path: string, parts: Uint8Array[]): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    for (const p of parts) {
-      let off = 0;
-      while (off < p.length) off += writeSync(fd, p, off, p.length - off);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-    // Persist the rename itself.
-    try {
-      const dfd = openSync(dirname(path), 'r');
-      try { fsyncSync(dfd); } finally { closeSync(dfd); }
-    } catch { /* directories cannot be fsync'ed on every platform */ }
-  } catch (e) {
-    if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
-    rmSync(tmp, { force: true });
-    throw e;
-  }
 }
 
 /** Serialise a checkpoint to its file bytes. */
@@ -217,7 +190,8 @@ export async function saveCheckpoint(
     packedW.data,
     packedO.data,
   );
-  writeFileAtomic(path, file);
+  mkdirSync(dirname(path), { recursive: true });
+  await writeFileAtomic(path, file);
 }
 
 /** Rebuild the tfjs model of a checkpoint with its weights (custom layers must be registered). */

@@ -18,7 +18,8 @@ import { annealedMean, DEFAULT_TEMPERATURE } from '../sdk/color/decode.ts';
 import { writeImage } from '../sdk/image/node.ts';
 import { initBackend, type BackendInfo, type TrainBackend } from './backend.ts';
 import { buildModel, presetConfig, type ModelConfig, type Preset, type Upsampling } from './model.ts';
-import { readCheckpoint, restoreModel, restoreOptimizer, saveCheckpoint, writeFileAtomic } from './checkpoint.ts';
+import { readCheckpoint, restoreModel, restoreOptimizer, saveCheckpoint } from './checkpoint.ts';
+import { writeFileAtomic } from '../sdk/io/atomic-node.ts';
 import { buildCache, type CacheInfo } from './data/cache.ts';
 import { openDataset, epochOrder, computePrior, type Dataset, type Batch } from './data/dataset.ts';
 import { learningRateAt } from './step.ts';
@@ -141,16 +142,16 @@ function conflicts(a: ArchitectureConfig, b: ArchitectureConfig): string[] {
 }
 
 /** Keep only metric lines at or before `step` (a resumed run rewrites what came after its checkpoint). */
-function truncateMetrics(file: string, step: number): void {
+async function truncateMetrics(file: string, step: number): Promise<void> {
   if (!existsSync(file)) return;
   const keep = readFileSync(file, 'utf8').split('\n').filter((l) => {
     if (!l.trim()) return false;
     try { return (JSON.parse(l) as { step: number }).step <= step; } catch { return false; }
   });
-  writeFileAtomic(file, [new TextEncoder().encode(keep.map((l) => l + '\n').join(''))]);
+  await writeFileAtomic(file, keep.map((l) => l + '\n').join(''));
 }
 
-function writePlot(p: ReturnType<typeof paths>): void {
+async function writePlot(p: ReturnType<typeof paths>): Promise<void> {
   if (!existsSync(p.metrics)) return;
   const rows = readFileSync(p.metrics, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number | string>);
   const train: [number, number][] = [];
@@ -161,7 +162,7 @@ function writePlot(p: ReturnType<typeof paths>): void {
     [{ name: 'train loss (EMA)', color: '#1f77b4', points: train.filter((_, i) => i % Math.max(1, Math.floor(train.length / 400)) === 0) }, { name: 'validation loss', color: '#d62728', points: val }],
     { title: 'tinta training', xLabel: 'step', yLabel: 'loss' },
   );
-  writeFileAtomic(p.plot, [new TextEncoder().encode(svg)]);
+  await writeFileAtomic(p.plot, svg);
 }
 
 function toHostBatch(b: Batch): { n: number; size: number; buckets: number; L: Float32Array; target: Float32Array } {
@@ -261,7 +262,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
   // Too few photos for a held-out split: validate on training photos (the metrics then measure fit, not generalisation).
   if (valIdx.length === 0) valIdx = trainIdx;
   valIdx = valIdx.subarray(0, Math.min(valIdx.length, o.valLimit));
-  writeFileAtomic(p.data, [new TextEncoder().encode(JSON.stringify({ ...info, train: trainIdx.length, val: valIdx.length }, null, 2))]);
+  await writeFileAtomic(p.data, JSON.stringify({ ...info, train: trainIdx.length, val: valIdx.length }, null, 2));
   emit({ type: 'data', train: trainIdx.length, val: valIdx.length, report: info });
 
   // Model, optimizer, statistics: fresh or from the checkpoint.
@@ -284,7 +285,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
     await restoreOptimizer(ck, optimizer);
     state = { ...state, ...(ck.header.state as unknown as RunState) };
     prior = Float32Array.from((ck.header.data as { prior: number[] }).prior);
-    truncateMetrics(p.metrics, state.step);
+    await truncateMetrics(p.metrics, state.step);
   } else {
     if (o.resume) emit({ type: 'checkpoint', path: p.last, step: 0, reason: 'no checkpoint to resume; starting fresh' });
     model = buildModel(modelCfg, { inputSize: o.size });
@@ -351,7 +352,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
       appendFileSync(p.metrics, JSON.stringify({ kind: 'val', step: state.step, epoch: state.epoch, valLoss: v.valLoss, valLossWeighted: v.valLossWeighted, accuracy: v.accuracy, auc: v.auc }) + '\n');
       emit({ type: 'validation', epoch: state.epoch, step: state.step, valLoss: v.valLoss, valLossWeighted: v.valLossWeighted, accuracy: v.accuracy, auc: v.auc, best });
       if (v.samples.length) await writeImage(p.grid(state.epoch), sampleGrid(v.samples, valDs, valIdx, o.size));
-      writePlot(p);
+      await writePlot(p);
       state.epoch++;
       state.stepInEpoch = 0;
       await checkpoint(p.last, 'epoch');
@@ -360,7 +361,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
     }
     if (interrupted) {
       await checkpoint(p.last, o.signal?.aborted ? 'interrupted' : 'step limit');
-      writePlot(p);
+      await writePlot(p);
     }
   } finally {
     await stepper.close();

@@ -11,9 +11,9 @@
  * on black they would reach the model as deep shadows and get coloured.
  */
 
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../io/atomic-node.ts';
+import { extname } from 'node:path';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { ErrorCodes, TintaError, check, formatBytes, isTintaError, type ErrorCode } from '../errors.ts';
 import { DEFAULT_MAX_PIXELS, checkPixelLimit, validateRgba, type RgbPlanarF32, type RgbaImage } from './types.ts';
@@ -526,21 +526,11 @@ export async function encodeImage(img: RgbaImage, format: EncodeFormat, opts: En
   return encodeTo(img, codecOf(String(format), 'encodeImage'), opts, undefined);
 }
 
-/** Write `bytes` to `path` via a temporary file in the same directory and a rename, so readers never see half a file. */
+/** Write `bytes` to `path` atomically, as IMAGE_ENCODE_FAILED when the file system refuses. */
 async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  // Hidden and ending in .tmp, so globs like *.png over an output folder never pick it up.
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let fh: FileHandle | undefined;
   try {
-    fh = await open(tmp, 'wx');
-    await fh.writeFile(bytes);
-    await fh.sync(); // the data must be on disk before the rename makes it visible under the real name
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
-    await fh?.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
     const code = (e as NodeJS.ErrnoException).code;
     throw new TintaError(
       ErrorCodes.IMAGE_ENCODE_FAILED,

@@ -3,11 +3,12 @@
  * files named by a hash of their key, written to a temporary file and renamed into place, so an
  * interrupted download never leaves a file that looks complete.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelCache } from './cache.ts';
+import { writeFileAtomic } from '../io/atomic-node.ts';
 
 /** The default cache directory: $TINTA_CACHE, else ~/.cache/tinta. */
 export function defaultCacheDir(): string {
@@ -36,21 +37,7 @@ export function fileCache(dir: string = defaultCacheDir()): ModelCache & { reado
     },
     async put(key: string, bytes: Uint8Array): Promise<void> {
       await mkdir(modelsDir, { recursive: true });
-      const final = join(modelsDir, cacheFileName(key));
-      const tmp = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-      let fh: FileHandle | undefined;
-      try {
-        fh = await open(tmp, 'wx');
-        await fh.writeFile(bytes);
-        await fh.sync();
-        await fh.close();
-        fh = undefined;
-        await rename(tmp, final);
-      } catch (e) {
-        await fh?.close().catch(() => undefined);
-        await unlink(tmp).catch(() => undefined);
-        throw e;
-      }
+      await writeFileAtomic(join(modelsDir, cacheFileName(key)), bytes);
     },
   };
 }

@@ -16,7 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { mkdir, open, readFile, readdir, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { writeFileAtomic } from '../../sdk/io/atomic-node.ts';
 import { join, relative, resolve, sep } from 'node:path';
 import { rgba8ToLab } from '../../sdk/color/index.ts';
 import { ErrorCodes, TintaError, isTintaError } from '../../sdk/errors.ts';
@@ -186,20 +187,6 @@ async function syncDir(dir: string): Promise<void> {
   // Makes renames and new files durable on Linux; other systems refuse to open folders, which is fine.
   const fh = await open(dir, 'r').catch(() => undefined);
   if (fh) await fh.sync().catch(() => undefined).finally(() => fh.close());
-}
-
-/** Write a file via temp + fsync + rename, so readers see the old or the new content, never a mix. */
-async function writeFileAtomic(dir: string, name: string, text: string): Promise<void> {
-  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  await syncDir(dir);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -398,7 +385,7 @@ export async function buildCache(opts: BuildCacheOptions): Promise<CacheInfo> {
     const commit = async (): Promise<void> => {
       await writer.sync(); // the index may only name bytes that are on disk
       await syncDir(cacheDir);
-      await writeFileAtomic(cacheDir, INDEX_FILE, JSON.stringify(idx));
+      await writeFileAtomic(join(cacheDir, INDEX_FILE), JSON.stringify(idx));
     };
 
     let decoded = 0, reused = 0, sinceCommit = 0, done = 0;
@@ -508,7 +495,7 @@ export async function buildCache(opts: BuildCacheOptions): Promise<CacheInfo> {
       reused,
       shardBytes: idx.shards.reduce((s, x) => s + x.bytes, 0),
     };
-    await writeFileAtomic(cacheDir, REPORT_FILE, JSON.stringify(info, null, 2));
+    await writeFileAtomic(join(cacheDir, REPORT_FILE), JSON.stringify(info, null, 2));
     await removeStrayFiles(cacheDir, idx);
     return info;
   } finally {
