@@ -12,12 +12,12 @@ import {
 } from '../sdk/color/index.ts';
 import { ErrorCodes, TintaError, type ErrorCode } from '../sdk/errors.ts';
 import { decodeImage } from '../sdk/image/node.ts';
-import { accumulateHistogramGrid, createAbGrid, softEncodeGrid } from '../trainer/data/ab-grid.ts';
+import { accumulateHistogramGrid, createAbGrid, softEncodeGrid } from '../sdk/color/ab-grid.ts';
 import { INDEX_FILE, REPORT_FILE, buildCache, cacheSide, readIndex, trainSizeForSide, type CacheInfo } from '../trainer/data/cache.ts';
 import { computePrior, cropParams, epochOrder, openDataset, type Batch, type Dataset } from '../trainer/data/dataset.ts';
 import { createRng, hashKey, permutation } from '../trainer/data/rng.ts';
 import { scanImages } from '../trainer/data/scan.ts';
-import { accumulateBlockTargets, createSoftPlan } from '../trainer/data/soft-target.ts';
+import { accumulateBlockTargets, createSoftPlan } from '../sdk/color/soft-targets.ts';
 
 const S = 64;
 const C = cacheSide(S); // 80

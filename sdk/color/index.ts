@@ -4,3 +4,5 @@ export * from './buckets.ts';
 export * from './encode.ts';
 export * from './decode.ts';
 export * from './palette.ts';
+export * from './ab-grid.ts';
+export * from './soft-targets.ts';

@@ -11,8 +11,8 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SOFT_K, DEFAULT_SOFT_SIGMA, bucketPrior, createLabImage, rgba8ToLab, type AbBuckets, type LabImage } from '../../sdk/color/index.ts';
 import { ErrorCodes, TintaError } from '../../sdk/errors.ts';
-import { accumulateHistogramGrid, createAbGrid, softEncodeGrid, type AbGrid } from './ab-grid.ts';
-import { accumulateBlockTargets, createSoftPlan, type SoftPlan } from './soft-target.ts';
+import { accumulateHistogramGrid, createAbGrid, softEncodeGrid, type AbGrid } from '../../sdk/color/ab-grid.ts';
+import { accumulateBlockTargets, createSoftPlan, type SoftPlan } from '../../sdk/color/soft-targets.ts';
 import { INDEX_FILE, readIndex, trainSizeForSide, type CacheIndex } from './cache.ts';
 import { createRng, hashHex, hashKey, permutation } from './rng.ts';
 

@@ -25,8 +25,8 @@
  * grid of ab-grid.ts). The weights differ from the core's only by floating-point rounding (~1e-7);
  * the tests compare the two.
  */
-import { type AbBuckets } from '../../sdk/color/index.ts';
-import { ErrorCodes, TintaError } from '../../sdk/errors.ts';
+import type { AbBuckets } from './buckets.ts';
+import { ErrorCodes, TintaError } from '../errors.ts';
 import { createAbGrid, softEncodeGrid, type AbGrid } from './ab-grid.ts';
 
 /** Fine cell side in ab units: smaller means shorter lists (less selection), more cells to set up. */

@@ -12,8 +12,9 @@
  * k nearest are all within T, so each of them is at most T from the cell's nearest point; every
  * bucket passing that test is kept.
  */
-import { accumulateBucketHistogram, bucketsFromCenters, softEncode, type AbBuckets, type SoftEncodeOptions, type SoftTargets } from '../../sdk/color/index.ts';
-import { ErrorCodes, TintaError } from '../../sdk/errors.ts';
+import { bucketsFromCenters, type AbBuckets } from './buckets.ts';
+import { accumulateBucketHistogram, softEncode, type SoftEncodeOptions, type SoftTargets } from './encode.ts';
+import { ErrorCodes, TintaError } from '../errors.ts';
 
 /** A bucket table cut into cells with their candidate buckets; build with createAbGrid. */
 export interface AbGrid {
