@@ -9,22 +9,9 @@ import { ErrorCodes, TintaError } from '../errors.ts';
 import { WarningCodes } from '../progress.ts';
 import { runtimeFacts, webgpuAdapterAvailable } from '../env.ts';
 import { createOrtSession, reason, type OrtModule } from './ort.ts';
+import { applyWasmSettings, createWasmSession, loadOrtWeb, type OrtWeb } from './ort-web.ts';
 import { decodeInBrowser } from './browser-image.ts';
 import type { ModelSession, Provider, RuntimeAdapter, RuntimeWarning, SessionOptions, TensorData } from './types.ts';
-
-type OrtWeb = typeof import('onnxruntime-web');
-
-let ortWeb: Promise<OrtWeb> | undefined;
-// onnxruntime-web's env.wasm is global and fixed once its backend starts.
-let wasmThreadsApplied: number | undefined;
-
-function loadOrtWeb(): Promise<OrtWeb> {
-  ortWeb ??= import('onnxruntime-web').catch((e: unknown) => {
-    ortWeb = undefined;
-    throw new TintaError(ErrorCodes.BACKEND_FAILED, `onnxruntime-web could not be loaded: ${reason(e)}`, { cause: e });
-  });
-  return ortWeb;
-}
 
 /** Applies thread and .wasm path settings before ORT's first session; warns when they can no longer change. */
 function configureWasm(ort: OrtWeb, opts: SessionOptions, onWarning: (w: RuntimeWarning) => void): void {
@@ -38,17 +25,7 @@ function configureWasm(ort: OrtWeb, opts: SessionOptions, onWarning: (w: Runtime
     onWarning({ code: WarningCodes.THREADS_NEED_ISOLATION, message: `threads: ${threads} needs a cross-origin isolated page (COOP/COEP headers); running on 1 thread.` });
     threads = 1;
   }
-  if (wasmThreadsApplied === undefined) {
-    ort.env.wasm.numThreads = threads;
-    if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
-    wasmThreadsApplied = threads;
-  } else if (wasmThreadsApplied !== threads) {
-    onWarning({ code: WarningCodes.WASM_THREADS_FIXED, message: `onnxruntime-web already runs with ${wasmThreadsApplied} thread(s); threads: ${threads} is ignored (fixed at first use).` });
-  }
-}
-
-function wasmSession(ort: OrtWeb, bytes: Uint8Array, label: string): Promise<ModelSession> {
-  return createOrtSession(ort as unknown as OrtModule, bytes, 'wasm', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }, label);
+  applyWasmSettings(ort, threads, opts.wasmPaths, onWarning);
 }
 
 // A WebGPU session that turns into a wasm one the first time a run fails.
@@ -68,7 +45,7 @@ function withWasmFallback(gpu: ModelSession, ort: OrtWeb, bytes: Uint8Array, lab
         if (fellBack) throw e;
         fellBack = true;
         onWarning({ code: WarningCodes.WEBGPU_FALLBACK, message: `WebGPU failed while running ${label} (${reason(e)}); switching to wasm for this colorizer.` });
-        const wasm = await wasmSession(ort, bytes, label);
+        const wasm = await createWasmSession(ort, bytes, label);
         await current.release().catch(() => undefined);
         current = wasm;
         return current.run(feeds);
@@ -84,7 +61,7 @@ async function createSession(bytes: Uint8Array, provider: Provider, opts: Sessio
   }
   const ort = await loadOrtWeb();
   configureWasm(ort, opts, onWarning); // the WebGPU build runs its CPU kernels on wasm too
-  if (provider === 'wasm') return wasmSession(ort, bytes, opts.label);
+  if (provider === 'wasm') return createWasmSession(ort, bytes, opts.label);
   if (!(await webgpuAdapterAvailable())) {
     throw new TintaError(ErrorCodes.BACKEND_UNAVAILABLE, 'No WebGPU adapter is available (navigator.gpu.requestAdapter() returned none).', { details: { provider } });
   }

@@ -4,9 +4,9 @@
  * (sharp, via Deno's npm support) when it loads; otherwise pass raw RGBA.
  */
 import { ErrorCodes, TintaError } from '../errors.ts';
-import { WarningCodes } from '../progress.ts';
 import { checkPixelLimit, type RgbaImage } from '../image/types.ts';
-import { createOrtSession, reason, type OrtModule } from './ort.ts';
+import { reason } from './ort.ts';
+import { applyWasmSettings, appliedWasmThreads, createWasmSession, loadOrtWeb } from './ort-web.ts';
 import type { ImageSource, ModelSession, Provider, RuntimeAdapter, RuntimeWarning, SessionOptions } from './types.ts';
 
 interface DenoFs {
@@ -15,33 +15,20 @@ interface DenoFs {
 }
 const deno = (): DenoFs => (globalThis as unknown as { Deno: DenoFs }).Deno;
 
-let ortWeb: Promise<typeof import('onnxruntime-web')> | undefined;
-let wasmThreadsApplied: number | undefined;
 
 async function createSession(bytes: Uint8Array, provider: Provider, opts: SessionOptions, onWarning: (w: RuntimeWarning) => void): Promise<ModelSession> {
   if (provider !== 'wasm') throw new TintaError(ErrorCodes.BACKEND_UNAVAILABLE, `Provider '${provider}' is not available in Deno; use 'wasm'.`, { details: { provider } });
-  ortWeb ??= import('onnxruntime-web').catch((e: unknown) => {
-    ortWeb = undefined;
-    throw new TintaError(ErrorCodes.BACKEND_FAILED, `onnxruntime-web could not be loaded: ${reason(e)}`, { cause: e });
-  });
-  const ort = await ortWeb;
-  const threads = opts.threads ?? 1;
-  if (wasmThreadsApplied === undefined) {
-    ort.env.wasm.numThreads = threads;
-    if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
-    wasmThreadsApplied = threads;
-  } else if (wasmThreadsApplied !== threads) {
-    onWarning({ code: WarningCodes.WASM_THREADS_FIXED, message: `onnxruntime-web already runs with ${wasmThreadsApplied} thread(s); threads: ${threads} is ignored.` });
-  }
+  const ort = await loadOrtWeb();
+  applyWasmSettings(ort, opts.threads ?? 1, opts.wasmPaths, onWarning);
   // onnxruntime-web's Node build (what Deno loads) sets globalThis.Worker to worker_threads'
   // Worker when its wasm starts, breaking the app's Web Workers. On one thread it never spawns
   // one, so Deno's Worker is put back.
   const g = globalThis as { Worker?: unknown };
   const webWorker = g.Worker;
   try {
-    return await createOrtSession(ort as unknown as OrtModule, bytes, 'wasm', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }, opts.label);
+    return await createWasmSession(ort, bytes, opts.label);
   } finally {
-    if (wasmThreadsApplied === 1 && g.Worker !== webWorker) g.Worker = webWorker;
+    if (appliedWasmThreads() === 1 && g.Worker !== webWorker) g.Worker = webWorker;
   }
 }
 

@@ -6,16 +6,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes, TintaError } from '../errors.ts';
-import { WarningCodes } from '../progress.ts';
 import { checkPixelLimit, type RgbaImage } from '../image/types.ts';
 import { createOrtSession, reason, type OrtModule } from './ort.ts';
+import { applyWasmSettings, createWasmSession, loadOrtWeb } from './ort-web.ts';
 import type { ImageSource, ModelSession, Provider, RuntimeAdapter, RuntimeWarning, SessionOptions } from './types.ts';
 
 let ortNode: Promise<OrtModule> | undefined;
-let ortWeb: Promise<typeof import('onnxruntime-web')> | undefined;
-// onnxruntime-web's wasm settings are global and frozen once its backend starts: remember what
-// was applied so a later colorizer asking for something else gets a warning, not silence.
-let wasmThreadsApplied: number | undefined;
 
 function loadOrtNode(): Promise<OrtModule> {
   ortNode ??= import('onnxruntime-node').then(
@@ -30,14 +26,6 @@ function loadOrtNode(): Promise<OrtModule> {
     },
   );
   return ortNode;
-}
-
-function loadOrtWeb(): Promise<typeof import('onnxruntime-web')> {
-  ortWeb ??= import('onnxruntime-web').catch((e: unknown) => {
-    ortWeb = undefined;
-    throw new TintaError(ErrorCodes.BACKEND_FAILED, `onnxruntime-web could not be loaded: ${reason(e)}`, { cause: e, details: { provider: 'wasm' } });
-  });
-  return ortWeb;
 }
 
 function checkThreads(threads: number | undefined): void {
@@ -67,18 +55,8 @@ async function createSession(bytes: Uint8Array, provider: Provider, opts: Sessio
   if (provider === 'wasm') {
     const ort = await loadOrtWeb();
     // In Node, wasm threads would be nested worker_threads for little gain: default to 1.
-    const threads = opts.threads ?? 1;
-    if (wasmThreadsApplied === undefined) {
-      ort.env.wasm.numThreads = threads;
-      if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
-      wasmThreadsApplied = threads;
-    } else if (wasmThreadsApplied !== threads) {
-      onWarning({
-        code: WarningCodes.WASM_THREADS_FIXED,
-        message: `onnxruntime-web already runs with ${wasmThreadsApplied} thread(s) in this thread; threads: ${threads} is ignored (its wasm settings are global and fixed at first use).`,
-      });
-    }
-    return createOrtSession(ort as unknown as OrtModule, bytes, 'wasm', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }, opts.label);
+    applyWasmSettings(ort, opts.threads ?? 1, opts.wasmPaths, onWarning);
+    return createWasmSession(ort, bytes, opts.label);
   }
   throw new TintaError(ErrorCodes.BACKEND_UNAVAILABLE, `Provider '${provider}' is not available in Node; use 'native' or 'wasm'.`, { details: { provider } });
 }
