@@ -70,14 +70,23 @@ export function annealedMean(
   }
   const invT = 1 / temperature;
   if (shape.layout === 'chw') {
-    // Bucket-major: sweep planes in order so memory is read sequentially.
+    // Bucket-major (the SDK's path): sweep planes in order so memory is read sequentially, with the
+    // log taken once per value for probabilities and no per-element indirection.
+    const plane = (j: number): Float32Array => {
+      if (logDomain && dist instanceof Float32Array) return dist.subarray(j * n, (j + 1) * n);
+      const z = new Float32Array(n);
+      for (let i = 0; i < n; i++) { const v = dist[j * n + i]!; z[i] = logDomain ? v : Math.log(v > 1e-30 ? v : 1e-30); }
+      return z;
+    };
+    const planes = Array.from({ length: q }, (_, j) => plane(j));
     const mx = new Float32Array(n).fill(-Infinity);
-    for (let j = 0; j < q; j++) for (let i = 0; i < n; i++) { const v = val(i, j); if (v > mx[i]!) mx[i] = v; }
+    for (let j = 0; j < q; j++) { const z = planes[j]!; for (let i = 0; i < n; i++) if (z[i]! > mx[i]!) mx[i] = z[i]!; }
     const sw = new Float32Array(n), sa = new Float32Array(n), sb = new Float32Array(n);
     for (let j = 0; j < q; j++) {
+      const z = planes[j]!;
       const ca = c[2 * j]!, cb = c[2 * j + 1]!;
       for (let i = 0; i < n; i++) {
-        const w = Math.exp((val(i, j) - mx[i]!) * invT);
+        const w = Math.exp((z[i]! - mx[i]!) * invT);
         sw[i]! += w;
         sa[i]! += w * ca;
         sb[i]! += w * cb;
