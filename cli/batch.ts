@@ -150,6 +150,8 @@ export async function colorizeFiles(inputs: string[], o: ColorizeFilesOptions = 
             const img = await decodeImage(it.input);
             const r = await c.colorize({ data: img.data, width: img.width, height: img.height }, {
               temperature: o.temperature, saturation: o.saturation, resolution: o.size, signal: o.signal,
+              // The decoded pixels move to the worker unless the side-by-side still needs them.
+              transfer: !o.sideBySide,
             });
             const rgba = r.rgba();
             mkdirSync(dirname(it.output), { recursive: true });
