@@ -1,7 +1,6 @@
 /**
  * What the exporter reads from a checkpoint header besides the network: the bucket table and the
- * provenance. The trainer's config layout may grow, so each fact is looked up in the few places a
- * trainer config plausibly keeps it, and the bucket table is accepted in every form tinta writes
+ * provenance, as the trainer writes them. The bucket table is accepted in every form tinta writes
  * one: a scheme name, a bucket count of a built-in scheme, `serializeBuckets` JSON, or a
  * `{ name, step, centers }` object.
  */
@@ -31,39 +30,26 @@ export function bucketsFromValue(raw: unknown): AbBuckets | undefined {
 }
 
 /**
- * The checkpoint's bucket table, checked against the network's output channels `q`. Looked up in
- * config.buckets, config.bucketTable, config.bucketScheme, config.model.buckets and data.buckets;
- * a 112-channel model with none of them uses the seed table (the trainer's default).
+ * The checkpoint's bucket table (the trainer keeps it in config.buckets), checked against the
+ * network's output channels `q`; a 112-channel model without one uses the seed table, the trainer's default.
  */
 export function checkpointBuckets(header: Pick<CheckpointHeader, 'config' | 'data'>, q: number): { buckets: AbBuckets; source: string } {
-  const cfg = rec(header.config) ?? {};
-  const candidates: [string, unknown][] = [
-    ['config.buckets', cfg.buckets],
-    ['config.bucketTable', cfg.bucketTable],
-    ['config.bucketScheme', cfg.bucketScheme],
-    ['config.model.buckets', rec(cfg.model)?.buckets],
-    ['data.buckets', rec(header.data)?.buckets],
-  ];
-  for (const [where, raw] of candidates) {
-    if (raw === undefined || raw === null) continue;
+  const raw = rec(header.config)?.buckets;
+  if (raw !== undefined && raw !== null) {
     let t: AbBuckets | undefined;
     try {
       t = bucketsFromValue(raw);
     } catch (e) {
-      throw new TintaError(ErrorCodes.CHECKPOINT_INVALID, `The checkpoint's ${where} is not a usable bucket table: ${(e as Error).message}`, { cause: e });
+      throw new TintaError(ErrorCodes.CHECKPOINT_INVALID, `The checkpoint's config.buckets is not a usable bucket table: ${(e as Error).message}`, { cause: e });
     }
-    if (!t) continue;
+    if (!t) throw new TintaError(ErrorCodes.CHECKPOINT_INVALID, `The checkpoint's config.buckets (${JSON.stringify(raw).slice(0, 80)}) is not a bucket table.`);
     if (t.count !== q) {
-      throw new TintaError(ErrorCodes.CHECKPOINT_INVALID, `The checkpoint's ${where} has ${t.count} buckets but the network predicts ${q}.`, { details: { buckets: t.count, outputs: q } });
+      throw new TintaError(ErrorCodes.CHECKPOINT_INVALID, `The checkpoint's config.buckets has ${t.count} buckets but the network predicts ${q}.`, { details: { buckets: t.count, outputs: q } });
     }
-    return { buckets: t, source: where };
+    return { buckets: t, source: 'config.buckets' };
   }
   if (q === 112) return { buckets: getBuckets('seed'), source: 'default (seed)' };
-  throw new TintaError(ErrorCodes.CHECKPOINT_INVALID, `The checkpoint names no bucket table for its ${q} outputs (looked in ${candidates.map((c) => c[0]).join(', ')}).`);
-}
-
-function first(...vals: unknown[]): unknown {
-  return vals.find((v) => v !== undefined && v !== null);
+  throw new TintaError(ErrorCodes.CHECKPOINT_INVALID, `The checkpoint names no bucket table (config.buckets) for its ${q} outputs.`);
 }
 
 /** The installed tinta's version (package.json). */
@@ -87,15 +73,15 @@ function summarise(data: unknown): Rec {
 /** Provenance for the model metadata: preset, training size, epochs, steps, data summary, export time and tinta version. */
 export function checkpointProvenance(header: Pick<CheckpointHeader, 'config' | 'state' | 'data' | 'createdAt' | 'modelTopology'>): Rec {
   const cfg = rec(header.config) ?? {};
-  const model = rec(cfg.model) ?? {};
   const state = rec(header.state) ?? {};
+  // The model is named tinta_<preset> by the trainer, so even a bare checkpoint tells its preset.
   const topoName = rec(rec(header.modelTopology)?.config)?.name;
   const fromName = typeof topoName === 'string' ? /^tinta_(\w+)$/.exec(topoName)?.[1] : undefined;
   return {
-    preset: first(cfg.preset, model.preset, fromName) ?? null,
-    size: first(cfg.size, cfg.inputSize, cfg.imageSize, rec(cfg.data)?.size) ?? null,
-    epochs: first(state.epoch, state.epochs) ?? null,
-    steps: first(state.step, state.steps) ?? null,
+    preset: cfg.preset ?? fromName ?? null,
+    size: cfg.size ?? null,
+    epochs: state.epoch ?? null,
+    steps: state.step ?? null,
     data: summarise(header.data),
     checkpointCreatedAt: header.createdAt ?? null,
     exportedAt: new Date().toISOString(),
@@ -105,7 +91,6 @@ export function checkpointProvenance(header: Pick<CheckpointHeader, 'config' | '
 
 /** The embedding source a fusion checkpoint names (e.g. 'mobilenetv2'), if any. */
 export function checkpointEmbeddingSource(header: Pick<CheckpointHeader, 'config'>): string | undefined {
-  const cfg = rec(header.config) ?? {};
-  const v = first(rec(cfg.embedding)?.source, cfg.embeddingSource, rec(cfg.fusion)?.source, rec(cfg.model)?.embeddingSource);
+  const v = rec(rec(header.config)?.embedding)?.source;
   return typeof v === 'string' ? v : undefined;
 }

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { TintaError, ErrorCodes } from '../sdk/errors.ts';
-import { getBuckets, serializeBuckets, parseBuckets, type AbBuckets, type BucketScheme } from '../sdk/color/buckets.ts';
+import { getBuckets, serializeBuckets, type AbBuckets, type BucketScheme } from '../sdk/color/buckets.ts';
 import { rebalanceWeights, DEFAULT_REBALANCE_LAMBDA } from '../sdk/color/encode.ts';
 import { annealedMean, DEFAULT_TEMPERATURE } from '../sdk/color/decode.ts';
 import { writeImage } from '../sdk/image/node.ts';
@@ -371,9 +371,4 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
   }
   emit({ type: 'done', step: state.step, epochs: state.epoch, interrupted, bestValLoss: state.bestValLoss, seconds: (Date.now() - t0) / 1000 });
   return { runDir: out, step: state.step, epoch: state.epoch, interrupted, bestValLoss: state.bestValLoss, lastCheckpoint: p.last, bestCheckpoint: p.best };
-}
-
-/** Read back the bucket table a checkpoint was trained with. */
-export function checkpointBuckets(config: Record<string, unknown>): AbBuckets {
-  return parseBuckets(String(config.buckets));
 }
