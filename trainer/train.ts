@@ -88,6 +88,7 @@ export type TrainEvent =
   | { type: 'step'; step: number; epoch: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; lr: number; imagesPerSec: number; etaSec: number }
   | { type: 'validation'; epoch: number; step: number; valLoss: number; valLossWeighted: number; accuracy: number; auc: number; best: boolean }
   | { type: 'checkpoint'; path: string; step: number; reason: string }
+  | { type: 'notice'; message: string }
   | { type: 'done'; step: number; epochs: number; interrupted: boolean; bestValLoss: number; seconds: number };
 
 /** What a finished (or interrupted) run reports. */
@@ -287,7 +288,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
     prior = Float32Array.from((ck.header.data as { prior: number[] }).prior);
     await truncateMetrics(p.metrics, state.step);
   } else {
-    if (o.resume) emit({ type: 'checkpoint', path: p.last, step: 0, reason: 'no checkpoint to resume; starting fresh' });
+    if (o.resume) emit({ type: 'notice', message: `no checkpoint at ${p.last} to resume; starting fresh` });
     model = buildModel(modelCfg, { inputSize: o.size });
     prior = computePrior(ds, trainIdx, buckets).prior;
   }

@@ -79,6 +79,7 @@ Ctrl-C saves a checkpoint and exits; --resume continues from the exact step.`)
             console.log(`epoch ${e.epoch + 1}: val loss ${e.valLoss.toFixed(4)} (rebalanced ${e.valLossWeighted.toFixed(4)}), bucket accuracy ${(100 * e.accuracy).toFixed(1)}%, AuC ${(100 * e.auc).toFixed(2)}%${e.best ? ' (best)' : ''}`);
             break;
           case 'checkpoint': if (e.reason !== 'timer') console.log(`checkpoint: ${e.path} (${e.reason}, step ${e.step})`); break;
+          case 'notice': console.log(e.message); break;
           case 'done': if (barStarted) bar.stop(); console.log(`${e.interrupted ? 'stopped' : 'finished'} at step ${e.step} after ${(e.seconds / 60).toFixed(1)} min`); break;
           default: break;
         }
