@@ -202,7 +202,7 @@ async function quantizeInt8(
   const full = planQdq(model, planOpts);
   const known = new Set(model.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.name ?? ''));
   const unknown = (opts.keepFloat ?? []).filter((c) => !known.has(c));
-  if (unknown.length) throw new TintaError(ErrorCodes.BAD_ARGUMENT, `keepFloat names no Conv of this model: ${unknown.join(', ')}.`);
+  if (unknown.length) throw new TintaError(ErrorCodes.BAD_ARGUMENT, `keepFloat (--keep-float) names no Conv of this model: ${unknown.join(', ')}. Its convs are: ${[...known].join(', ')}.`);
   if (opts.keepFloat?.length) {
     const p = planQdq(model, { ...planOpts, keepFloat: opts.keepFloat });
     const between = opts.keepFloat.filter(sandwiched(model, new Set(p.points)));

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, existsSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, existsSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -58,5 +58,29 @@ describe('tinta command line', () => {
     const s = run('palette', '--scheme', 'nope', '-o', join(dir, 'x.png'));
     assert.equal(s.status, 1);
     assert.match(s.stderr, /BAD_ARGUMENT/);
+  });
+
+  test('quantize --int8 honours --target-agreement, --keep-float and reports which convs stayed float', async () => {
+    const photos = join(dir, 'calib');
+    mkdirSync(photos, { recursive: true });
+    for (let i = 0; i < 2; i++) {
+      const data = Buffer.alloc(48 * 48 * 3);
+      for (let p = 0; p < data.length; p++) data[p] = (p * (7 + i) + (p >> 5) * 13) & 255;
+      await sharp(data, { raw: { width: 48, height: 48, channels: 3 } }).png().toFile(join(photos, `c${i}.png`));
+    }
+    const model = new URL('../models/tinta-default.fp32.onnx', import.meta.url).pathname;
+    const out = join(dir, 'q.int8.onnx');
+    const bad = run('quantize', model, '--int8', '--calibrate', photos, '--size', '32', '--keep-float', 'no_such_conv', '-o', out);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /no Conv of this model: no_such_conv\. Its convs are: enc1_conv1.*\[BAD_ARGUMENT\]/);
+    assert.equal(existsSync(out), false);
+    const all = run('quantize', model, '--int8', '--calibrate', photos, '--size', '32', '--target-agreement', '0', '-o', out);
+    assert.equal(all.status, 0, all.stderr);
+    // The first conv (one input channel) and the logits conv stay float by design; nothing else does.
+    assert.match(all.stdout, /18 convs int8, 2 float \([0-9.]+% of conv multiply-adds\): enc1_conv1, head_logits\n/);
+    assert.doesNotMatch(all.stdout, /kept float to reach/);
+    const keep = run('quantize', model, '--int8', '--calibrate', photos, '--size', '32', '--target-agreement', '0', '--keep-float', 'dec3_conv1', '-o', out);
+    assert.equal(keep.status, 0, keep.stderr);
+    assert.match(keep.stdout, /17 convs int8, 3 float \([0-9.]+% of conv multiply-adds\): .*dec3_conv1/);
   });
 });
