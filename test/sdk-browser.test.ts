@@ -7,7 +7,7 @@
 // Locally a missing Chromium skips these tests; under CI=true it fails them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -20,6 +20,7 @@ import { chromiumMissing, launchChromium, NO_GPU_FLAGS, SWIFTSHADER_WEBGPU_FLAGS
 
 const W = 333, H = 217;
 const MODEL = buildTestModel();
+const INT8 = new Uint8Array(readFileSync(join(ROOT, 'models', 'tinta-default.int8.onnx')));
 const ORT_DIST = join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
 const PAGES = join(ROOT, 'test', 'browser');
 
@@ -40,6 +41,7 @@ const fixtures: Route = {
   prefix: '/fixture/',
   bytes(url) {
     if (url.pathname === '/fixture/model.onnx') return MODEL;
+    if (url.pathname === '/fixture/int8.onnx') return INT8;
     const m = /^\/fixture\/photo-(\d+)x(\d+)\.rgba$/.exec(url.pathname);
     return m ? new Uint8Array(syntheticPhoto(Number(m[1]), Number(m[2])).buffer) : null;
   },
@@ -164,6 +166,25 @@ test('the built browser bundle in Chromium: wasm inline and in its worker give t
   // The worker was started from dist as published, and ORT's files came from wasmPaths.
   const served = new Set(server.log.filter((l) => l.status === 200).map((l) => l.path));
   for (const p of ['/dist/browser.js', '/dist/worker/entry-browser.js', '/ort/ort-wasm-simd-threaded.jsep.wasm']) assert.ok(served.has(p), `${p} was served`);
+});
+
+test('the shipped int8 model on wasm in Chromium gives the Node native colours within 2/255 on >= 99% of pixels', { skip, timeout: 300_000 }, async () => {
+  const { page, errors } = await directPage(NO_GPU_FLAGS);
+  const c = await createColorizer({ model: INT8, backend: 'native', worker: false, threads: 1, cache: false });
+  let native: Uint8ClampedArray;
+  try {
+    native = (await c.colorize({ data: syntheticPhoto(W, H), width: W, height: H })).rgba().slice();
+  } finally {
+    await c.dispose();
+  }
+  const r = await runOnPage(page, { backend: 'wasm', worker: true, wasmPaths: '/ort/', model: '/fixture/int8.onnx' });
+  assert.equal(r.error, undefined, `${r.error?.code} ${r.error?.message}`);
+  assert.deepEqual([r.width, r.height, r.resultProvider], [W, H, 'wasm']);
+  const got = new Uint8Array(Buffer.from(r.rgba!, 'base64'));
+  assert.ok(meanSpread(native) > 2, `the int8 model colours the photo (mean RGB spread ${meanSpread(native).toFixed(1)})`);
+  const off = countOff(native, got, 2);
+  assert.ok(off <= W * H * 0.01, `${off} of ${W * H} pixels differ from Node native by more than 2/255`);
+  assert.deepEqual(errors, []);
 });
 
 test("backend 'auto' without a GPU (--disable-gpu) picks wasm and reports it", { skip, timeout: 300_000 }, async () => {

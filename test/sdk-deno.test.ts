@@ -76,3 +76,29 @@ test('Deno runs the built SDK (wasm, inline and in a worker, raw RGBA and PNG by
     assert.ok(off <= W * H * 0.001, `${run.name}: ${off} of ${W * H} pixels differ from Node by more than 1/255`);
   }
 });
+
+test('the shipped int8 model in Deno (wasm) gives the Node native colours within 2/255 on >= 99% of values', { timeout: 300_000 }, async () => {
+  assert.ok(existsSync(DENO), `Deno is not installed at ${DENO}`);
+  const shipped = readFileSync(join(ROOT, 'models', 'tinta-default.int8.onnx'));
+  writeFileSync(join(dir, 'int8.onnx'), shipped);
+  const c = await createColorizer({ model: new Uint8Array(shipped), backend: 'native', worker: false, threads: 1, cache: false });
+  let native: Uint8ClampedArray;
+  try {
+    native = (await c.colorize({ data: PHOTO, width: W, height: H })).rgba().slice();
+  } finally {
+    await c.dispose();
+  }
+  writeFileSync(join(dir, 'job.json'), JSON.stringify({ dir, width: W, height: H, png: false, model: 'int8.onnx', workers: [false] }));
+  const r = spawnSync(DENO, ['run', '-A', join(ROOT, 'test', 'deno', 'colorize.mjs'), join(dir, 'job.json')], {
+    cwd: ROOT, encoding: 'utf8', timeout: 240_000,
+    env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1' },
+  });
+  assert.equal(r.status, 0, `deno exited with ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { runs: DenoRun[] };
+  assert.deepEqual(out.runs.map((x) => x.name), ['inline-raw']);
+  assert.equal(out.runs[0]!.error, undefined, JSON.stringify(out.runs[0]!.error));
+  const got = new Uint8Array(readFileSync(join(dir, 'inline-raw.rgba')));
+  assert.ok(meanSpread(native) > 2, `the int8 model colours the photo (mean RGB spread ${meanSpread(native).toFixed(1)})`);
+  const off = countOff(native, got, 2);
+  assert.ok(off <= W * H * 0.01, `${off} of ${W * H} pixels differ from Node native by more than 2/255`);
+});

@@ -11,9 +11,9 @@ const png = job.png ? await Deno.readFile(`${dir}/photo.png`) : null;
 
 const DenoWorker = globalThis.Worker;
 const runs = [];
-for (const worker of [false, true]) {
+for (const worker of job.workers ?? [false, true]) {
   const events = [];
-  const c = await createColorizer({ model: `${dir}/model.onnx`, worker, cache: false, onProgress: (e) => events.push(e.status) });
+  const c = await createColorizer({ model: `${dir}/${job.model ?? 'model.onnx'}`, worker, cache: false, onProgress: (e) => events.push(e.status) });
   const inputs = [['raw', { data: photo, width: job.width, height: job.height }]];
   if (png) inputs.push(['png', png]);
   for (const [kind, input] of inputs) {
