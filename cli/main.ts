@@ -8,6 +8,10 @@ import { registerConvert } from './commands/convert.ts';
 import { registerColorize } from './commands/colorize.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerAnalyze } from './commands/analyze.ts';
+import { registerFuse } from './commands/fuse.ts';
+import { registerEmbed } from './commands/embed.ts';
+import { registerModels } from './commands/models.ts';
+import { registerBench } from './commands/bench.ts';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -24,6 +28,10 @@ export function buildProgram(): Command {
   registerPalette(program);
   registerEval(program);
   registerAnalyze(program);
+  registerFuse(program);
+  registerEmbed(program);
+  registerModels(program);
+  registerBench(program);
   return program;
 }
 

@@ -141,6 +141,8 @@ export async function quantizeModel(bytes: Uint8Array, opts: QuantizeOptions): P
   const model = decodeModel(bytes);
   const meta = getMetadata(model);
   const info = parseModelInfo(meta, 'The model to quantize');
+  // A fused graph holds a classifier that is often quantized already, and calibration would feed an embedding it no longer takes.
+  if (info.kind === 'fused') throw new TintaError(ErrorCodes.QUANTIZE_FAILED, 'The model is fused; quantize the colorizer before fusing (tinta quantize colorizer.onnx, then tinta fuse colorizer.int8.onnx --embedding ...).');
   if (info.precision !== 'fp32') throw new TintaError(ErrorCodes.QUANTIZE_FAILED, `The model is already ${info.precision}; quantize the fp32 export instead.`);
   const calibration = opts.calibration ?? [];
   if (opts.mode === 'int8' && calibration.length === 0) {

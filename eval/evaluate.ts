@@ -46,7 +46,11 @@ export interface EvaluateOptions {
   dirs: string[];
   /** An ONNX ImageNet classifier (path or bytes): [N,3,S,S] input, [N,C] scores. Needs `labels`. */
   classifier?: string | Uint8Array;
-  /** File name / synset / folder -> class index: a JSON file's path or the object. Needs `classifier`. */
+  /**
+   * File name / synset / folder -> class index: a JSON file's path or the object. Needs `classifier`.
+   * `'original'`: no human labels; each photo's label is the classifier's top-1 on its colour original,
+   * so top-1 measures how often gray / colorized images keep the class the original gets.
+   */
   labels?: string | Readonly<Record<string, number>>;
   /** How the classifier's input is made (size 224 and ImageNet mean/std by default). */
   classifierInput?: ClassifierInputOptions;
@@ -109,6 +113,8 @@ export interface EvalSummary {
     limit: number | null;
     metricsOn: string;
     classifier: string | null;
+    /** Where top-1 labels came from: a labels file, the classifier on the originals, or none. */
+    labels: 'file' | 'original' | null;
   };
   images: { found: number; evaluated: number; skipped: number; labelled: number };
   groundTruth: { colorfulness: number; top1: number | null };
@@ -245,7 +251,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalResult> {
   progress({ phase: 'scan', total: files.length });
   if (files.length === 0) throw new TintaError(ErrorCodes.NO_TRAINING_DATA, `No photos found in ${opts.dirs.join(', ')}.`);
 
-  const labels: Labels | undefined = opts.labels !== undefined ? await loadLabels(opts.labels) : undefined;
+  const pseudoLabels = opts.labels === 'original';
+  const labels: Labels | undefined = opts.labels !== undefined && !pseudoLabels ? await loadLabels(opts.labels) : undefined;
   const skipped: EvalResult['skipped'] = [];
   const cache = new ImageCache(opts.cacheBytes ?? 512 * 1024 * 1024);
   const skip = (file: string, e: unknown): void => {
@@ -331,9 +338,10 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalResult> {
       const scores = {} as Record<MethodName, ImageMethodScores>;
       for (const m of METHODS) scores[m] = acc[m].add(gt, gtLab, weights, gc, outputs[m]);
       const result: ImageResult = { file, width, height, groundTruth: { colorfulness: gc }, methods: scores };
-      const label = labels ? labelOf(labels, file) : undefined;
-      if (classifier && label !== undefined) {
+      let label = labels ? labelOf(labels, file) : undefined;
+      if (classifier && (label !== undefined || pseudoLabels)) {
         const [pg, ...pm] = await classifier.top1([gt, ...METHODS.map((m) => outputs[m])]);
+        if (pseudoLabels) label = pg!;
         result.label = label;
         result.groundTruth.predicted = pg!;
         labelled++;
@@ -377,6 +385,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalResult> {
         limit: opts.limit ?? null,
         metricsOn: 'each method\'s 8-bit RGB output (ab error on its Lab) against the 8-bit original at the same size',
         classifier: opts.classifier === undefined ? null : typeof opts.classifier === 'string' ? basename(opts.classifier) : `<${opts.classifier.byteLength} bytes>`,
+        labels: opts.labels === undefined ? null : pseudoLabels ? 'original' : 'file',
       },
       images: { found: found.length, evaluated: images.length, skipped: skipped.length, labelled },
       groundTruth: { colorfulness: gtc, top1: classifier && labelled > 0 ? gtCorrect / labelled : null },

@@ -43,7 +43,9 @@ export function formatSummaryTable(s: EvalSummary): string {
   const notes = [
     `${s.images.evaluated} images (${s.images.skipped} skipped) at ${s.settings.evaluatedAt}; model temperature ${s.model.temperature}.`,
     `AuC: ab error thresholds ${s.settings.aucThresholds[0]}..${s.settings.aucThresholds[1]}; rebalanced over ${s.settings.rebalanceBucketsOccupied} occupied ${s.settings.rebalanceBuckets} buckets. PSNR capped at ${s.settings.psnrCapDb} dB.`,
-    ...(s.groundTruth.top1 !== null ? [`top-1: ImageNet classifier on ${s.images.labelled} labelled images (ground truth row: the originals).`] : []),
+    ...(s.groundTruth.top1 !== null ? [s.settings.labels === 'original'
+      ? `top-1: agreement with the ImageNet classifier's top-1 on each colour original (no human labels), ${s.images.labelled} images; the ground-truth row is 100% by construction.`
+      : `top-1: ImageNet classifier on ${s.images.labelled} labelled images (ground truth row: the originals).`] : []),
   ];
   return [line(header), ...rows.map(line), '', ...notes].join('\n');
 }

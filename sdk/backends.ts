@@ -39,3 +39,14 @@ export function resolveBackend(backend: unknown, runtime: RuntimeName): readonly
   }
   return providers;
 }
+
+/**
+ * The providers to try for a model of `precision`: with backend 'auto', an int8 model skips WebGPU
+ * when another provider remains — onnxruntime-web's WebGPU provider computed visibly different
+ * colours from the CPU providers on our int8 (QDQ) models while fp32 agreed — so 'auto' stays
+ * correct; asking for 'webgpu' by name still gets it (with a warning from the caller).
+ */
+export function providersForPrecision(providers: readonly Provider[], precision: string, backend: unknown): { providers: Provider[]; skippedWebgpu: boolean } {
+  const skip = backend === 'auto' && precision === 'int8' && providers.includes('webgpu') && providers.some((p) => p !== 'webgpu');
+  return { providers: skip ? providers.filter((p) => p !== 'webgpu') : [...providers], skippedWebgpu: skip };
+}

@@ -7,7 +7,7 @@
  */
 import { ErrorCodes, TintaError, isTintaError } from './errors.ts';
 import type { ModelInfo } from './model/metadata.ts';
-import { resolveBackend } from './backends.ts';
+import { providersForPrecision, resolveBackend } from './backends.ts';
 import { emit, WarningCodes } from './progress.ts';
 import { isModelCache, type ModelCache } from './loader/cache.ts';
 import { loadModelBytes } from './loader/load.ts';
@@ -20,6 +20,7 @@ import type { SpawnWorker } from './worker/handle.ts';
 import type { CrashMode } from './worker/api.ts';
 import type { ImageSource, Provider, RuntimeAdapter } from './runtime/types.ts';
 import { resolveColorizeOptions, resolveColorizerOptions, type ColorizeOptions, type ColorizerOptions } from './options.ts';
+import { colorizeFrameSequence, openVideoStream, type VideoFrameResult, type VideoHost, type VideoOptions, type VideoStream } from './video.ts';
 
 /** What a runtime's entry point supplies to the factory. */
 export interface Platform<I> {
@@ -77,6 +78,10 @@ export interface Colorizer<I> {
   readonly inWorker: boolean;
   /** Colorizes one image (queued behind earlier calls). */
   colorize(image: I, options?: ColorizeOptions): Promise<ColorizeResult>;
+  /** Colorizes a sequence of frames in play order; yields each frame when ready (stacked models read their neighbours; see sdk/video.ts). */
+  colorizeVideo(frames: Iterable<I> | AsyncIterable<I>, options?: VideoOptions): AsyncGenerator<VideoFrameResult, void, undefined>;
+  /** A push/flush stream of frames, for frames that arrive one at a time (a camera, a decoder). */
+  createVideoStream(options?: VideoOptions): VideoStream<I>;
   /** Releases the session and the worker; later calls reject with DISPOSED. */
   dispose(): Promise<void>;
 }
@@ -155,6 +160,37 @@ class ColorizerImpl<I> implements Colorizer<I> {
     }, o.signal);
   }
 
+  colorizeVideo(frames: Iterable<I> | AsyncIterable<I>, options?: VideoOptions): AsyncGenerator<VideoFrameResult, void, undefined> {
+    if (this.disposed) throw disposedError();
+    return colorizeFrameSequence(this.videoHost(), frames, options);
+  }
+
+  createVideoStream(options?: VideoOptions): VideoStream<I> {
+    if (this.disposed) throw disposedError();
+    return openVideoStream(this.videoHost(), options);
+  }
+
+  private streams = 0;
+
+  private videoHost(): VideoHost<I> {
+    return {
+      info: this.info,
+      maxPixels: this.maxPixels,
+      toImageSource: (frame, o) => this.platform.toImageSource(frame, o),
+      step: (req, transfer, signal) => {
+        if (this.disposed) return Promise.reject(disposedError());
+        return this.queue.run(async () => {
+          const reply = await this.executor.video(req, transfer, signal);
+          for (const w of reply.warnings) emit(this.onProgress, { status: 'warning', code: w.code, message: w.message });
+          if (reply.frames.length) this.current = reply.frames[0]!.provider;
+          return reply;
+        }, signal);
+      },
+      result: (f, total) => this.result({ ...f, warnings: [] }, total),
+      newStreamId: () => ++this.streams,
+    };
+  }
+
   private result(r: RunReply, total: number): ColorizeResult {
     const n = r.width * r.height;
     const platform = this.platform;
@@ -224,6 +260,13 @@ export async function createColorizerWith<I>(platform: Platform<I>, options?: Co
   });
   // Checked here too (cheap), so a bad model fails before any worker starts.
   const info = inspectModel(loaded.bytes, loaded.label);
+  const chosen = providersForPrecision(providers, info.precision, o.backend);
+  if (chosen.skippedWebgpu) {
+    providers.splice(0, providers.length, ...chosen.providers);
+    emit(o.onProgress, { status: 'warning', code: WarningCodes.INT8_NOT_ON_WEBGPU, message: 'An int8 model runs on wasm: onnxruntime-web\'s WebGPU provider gives different colours for int8 models. Use an fp32 or fp16 model for WebGPU.' });
+  } else if (info.precision === 'int8' && providers[0] === 'webgpu') {
+    emit(o.onProgress, { status: 'warning', code: WarningCodes.INT8_NOT_ON_WEBGPU, message: 'An int8 model on WebGPU: onnxruntime-web\'s WebGPU provider gives different colours for int8 models than wasm. Use an fp32 or fp16 model for WebGPU.' });
+  }
   const useWorker = o.worker === 'auto' ? platform.workerByDefault && platform.spawnWorker !== undefined : o.worker;
   if (useWorker && !platform.spawnWorker) {
     throw new TintaError(ErrorCodes.BACKEND_UNAVAILABLE, `worker: true, but ${runtime.name} offers no workers here; pass worker: false or 'auto'.`);

@@ -40,6 +40,7 @@ export const ErrorCodes = {
   UNSUPPORTED_LAYER: 'UNSUPPORTED_LAYER',
   EXPORT_FAILED: 'EXPORT_FAILED',
   QUANTIZE_FAILED: 'QUANTIZE_FAILED',
+  FUSE_FAILED: 'FUSE_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -15,6 +15,8 @@ export const WarningCodes = {
   WASM_THREADS_FIXED: 'WASM_THREADS_FIXED',
   /** More than one wasm thread needs a cross-origin isolated page. */
   THREADS_NEED_ISOLATION: 'THREADS_NEED_ISOLATION',
+  /** An int8 model: 'auto' skips WebGPU, whose int8 (QDQ) results differ from the CPU providers' (measured with onnxruntime-web 1.30). */
+  INT8_NOT_ON_WEBGPU: 'INT8_NOT_ON_WEBGPU',
   /** A cached model failed its SHA-256 check and is downloaded again. */
   CACHE_STALE: 'CACHE_STALE',
   CACHE_READ_FAILED: 'CACHE_READ_FAILED',

@@ -83,4 +83,16 @@ describe('tinta command line', () => {
     assert.equal(keep.status, 0, keep.stderr);
     assert.match(keep.stdout, /17 convs int8, 3 float \([0-9.]+% of conv multiply-adds\): .*dec3_conv1/);
   });
+
+  test('bench lists the benchmarks and rejects an unknown one with the list', () => {
+    const l = run('bench', '--list');
+    assert.equal(l.status, 0, l.stderr);
+    for (const b of ['color', 'kernels', 'models', 'sdk', 'train']) assert.match(l.stdout, new RegExp(`^${b}\\s+\\S`, 'm'));
+    const u = run('bench', 'nope');
+    assert.equal(u.status, 1);
+    assert.match(u.stderr, /No benchmark named 'nope'; there are: color, kernels, models, sdk, train\. \[BAD_ARGUMENT\]/);
+    const e = run('bench', 'color', '--env', 'RUNS');
+    assert.equal(e.status, 1);
+    assert.match(e.stderr, /--env takes KEY=VALUE/);
+  });
 });

@@ -193,6 +193,18 @@ describe('evaluate() end to end', () => {
     assert.deepEqual(r.images.map((im) => im.label), [0, 1, 2]);
   });
 
+  test("labels 'original': each photo's label is the classifier's top-1 on its original (no labels file)", async () => {
+    const p = await evaluate({ model: modelPath, dirs: [photos], classifier: classifierPath, labels: 'original', size: SIZE, threads: 1, backend: 'native' });
+    assert.equal(p.summary.settings.labels, 'original');
+    assert.equal(r.summary.settings.labels, 'file');
+    assert.equal(p.summary.images.labelled, 3);
+    // The originals are red, green and blue dominated: the classifier says 0, 1, 2 — the file labels.
+    assert.deepEqual(p.images.map((im) => im.label), [0, 1, 2]);
+    assert.equal(p.summary.groundTruth.top1, 1);
+    assert.equal(p.summary.methods.grayscale.top1, 1 / 3);
+    assert.equal(p.summary.methods.model.top1, r.summary.methods.model.top1);
+  });
+
   test('writes summary.json, per-image.csv and a self-contained report.html with its images; prints a table', async () => {
     const out = join(dir, 'out');
     const files = await writeEvalReport(r, out);

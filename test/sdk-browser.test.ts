@@ -218,6 +218,12 @@ test('WebGPU on SwiftShader: a webgpu session runs the model (or falls back to w
     assert.ok(off <= W * H * 0.01, `${what}: ${off} pixels differ from Node by more than 2/255`);
     t.diagnostic(`${what}: provider ${r.resultProvider}, load ${r.ms?.load.toFixed(0)} ms, colorize ${r.ms?.colorize.toFixed(0)} ms, ${countOff(reference, got)} px off by > 1/255`);
   }
+  // An int8 model with 'auto' skips WebGPU (its int8 results differ from the CPU providers') and says so.
+  const q = await runOnPage(page, { backend: 'auto', worker: false, wasmPaths: '/ort/', model: '/fixture/int8.onnx' }, 300_000);
+  assert.equal(q.error, undefined, `int8 auto: ${q.error?.code} ${q.error?.message}`);
+  assert.equal(q.resultProvider, 'wasm');
+  assert.deepEqual(q.events.filter((e) => e.status === 'session').map((e) => e.provider), ['wasm']);
+  assert.ok(q.events.some((e) => e.status === 'warning' && e.code === 'INT8_NOT_ON_WEBGPU'), JSON.stringify(q.events));
 });
 
 test("an app built by Vite that imports 'tinta' by name works inline and in the worker", { skip, timeout: 400_000 }, async () => {

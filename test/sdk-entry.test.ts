@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { BACKEND_TABLE, resolveBackend } from '../sdk/backends.ts';
+import { BACKEND_TABLE, providersForPrecision, resolveBackend } from '../sdk/backends.ts';
 import { runtimeFacts } from '../sdk/env.ts';
 import { ErrorCodes, TintaError } from '../sdk/errors.ts';
 import { createColorizer } from '../sdk/node.ts';
@@ -45,6 +45,16 @@ test('the backend table is frozen; unknown backends list the valid ones', () => 
   assert.equal(facts.runtime, 'node');
   assert.equal(facts.inWorker, false);
   assert.equal(facts.hasWebGPUApi, false);
+});
+
+test("'auto' runs int8 models on wasm, not WebGPU; a named 'webgpu' or another precision is kept", () => {
+  assert.deepEqual(providersForPrecision(['webgpu', 'wasm'], 'int8', 'auto'), { providers: ['wasm'], skippedWebgpu: true });
+  assert.deepEqual(providersForPrecision(['webgpu', 'wasm'], 'fp32', 'auto'), { providers: ['webgpu', 'wasm'], skippedWebgpu: false });
+  assert.deepEqual(providersForPrecision(['webgpu', 'wasm'], 'fp16', 'auto'), { providers: ['webgpu', 'wasm'], skippedWebgpu: false });
+  assert.deepEqual(providersForPrecision(['webgpu'], 'int8', 'webgpu'), { providers: ['webgpu'], skippedWebgpu: false });
+  // Nothing else left: WebGPU is not dropped.
+  assert.deepEqual(providersForPrecision(['webgpu'], 'int8', 'auto'), { providers: ['webgpu'], skippedWebgpu: false });
+  assert.deepEqual(providersForPrecision(['native', 'wasm'], 'int8', 'auto'), { providers: ['native', 'wasm'], skippedWebgpu: false });
 });
 
 test('tiny and extreme-aspect images come back at their exact size', async () => {

@@ -17,7 +17,7 @@ export interface Stepper {
 
 /** Slice samples [start, start + k) out of a host batch. */
 export function sliceBatch(b: HostBatch, start: number, k: number): HostBatch {
-  const sPix = b.size * b.size;
+  const sPix = b.L.length / b.n; // S*S*F: video batches stack F frames per pixel
   const tPer = (b.size / 4) * (b.size / 4) * b.buckets;
   const out: HostBatch = {
     n: k, size: b.size, buckets: b.buckets,

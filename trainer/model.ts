@@ -32,6 +32,8 @@ export interface ModelConfig {
   embeddingDim: number;
   /** Width of the fusion dense layer. */
   fusionWidth: number;
+  /** Consecutive frames stacked as input channels (video models; absent = 1, a photo model). */
+  frames?: number;
 }
 
 const PRESETS: Record<Preset, Omit<ModelConfig, 'buckets' | 'embeddingDim'>> = {
@@ -103,13 +105,15 @@ function bn(x: tfl.SymbolicTensor, name: string): tfl.SymbolicTensor {
   return tfl.layers.batchNormalization({ name, momentum: 0.99, epsilon: 1e-3 }).apply(x) as tfl.SymbolicTensor;
 }
 
-/** Build the network for `cfg`. Inputs: `L` [B,H,W,1] in [0,1] (and `embedding` [B,D] with fusion); output: logits [B,H/4,W/4,Q]. */
+/** Build the network for `cfg`. Inputs: `L` [B,H,W,frames] in [0,1] (and `embedding` [B,D] with fusion); output: logits [B,H/4,W/4,Q]. */
 export function buildModel(cfg: ModelConfig, opts: { inputSize?: number } = {}): tfl.LayersModel {
   if (!(cfg.buckets >= 2)) throw new TintaError(ErrorCodes.BAD_ARGUMENT, `A model needs at least 2 buckets; got ${cfg.buckets}.`);
   const s = opts.inputSize ?? null;
   if (s !== null && s % 8 !== 0) throw new TintaError(ErrorCodes.BAD_ARGUMENT, `Input size must be a multiple of 8; got ${s}.`);
   const [w1, w2, w3, w4] = cfg.widths;
-  const input = tfl.input({ name: 'L', shape: [s, s, 1] });
+  const frames = cfg.frames ?? 1;
+  if (!(Number.isInteger(frames) && frames >= 1)) throw new TintaError(ErrorCodes.BAD_ARGUMENT, `A model takes a whole number of frames >= 1; got ${frames}.`);
+  const input = tfl.input({ name: 'L', shape: [s, s, frames] });
   const inputs: tfl.SymbolicTensor[] = [input];
 
   // Encoder: 4 stages of 2 convolutions + batch norm; the first three halve the resolution.

@@ -8,7 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { TintaError, ErrorCodes } from '../sdk/errors.ts';
 import { colorizationLoss } from './loss.ts';
 
-/** A batch as tensors: L [B,S,S,1], soft targets [B,S/4,S/4,Q], embedding [B,D] with fusion. */
+/** A batch as tensors: L [B,S,S,F] (F stacked frames, 1 for photos), soft targets [B,S/4,S/4,Q], embedding [B,D] with fusion. */
 export interface BatchTensors {
   L: tf.Tensor4D;
   target: tf.Tensor4D;
@@ -18,8 +18,10 @@ export interface BatchTensors {
 /** Make the tensors of a batch from its typed arrays. */
 export function batchTensors(b: { n: number; size: number; buckets: number; L: Float32Array; target: Float32Array; embedding?: Float32Array; embeddingDim?: number }): BatchTensors {
   const o = b.size / 4;
+  // Video batches stack F frames per pixel; the count follows from the data, so no message has to carry it.
+  const frames = b.L.length / (b.n * b.size * b.size);
   const t: BatchTensors = {
-    L: tf.tensor4d(b.L, [b.n, b.size, b.size, 1]),
+    L: tf.tensor4d(b.L, [b.n, b.size, b.size, frames]),
     target: tf.tensor4d(b.target, [b.n, o, o, b.buckets]),
   };
   if (b.embedding) t.embedding = tf.tensor2d(b.embedding, [b.n, b.embeddingDim ?? b.embedding.length / b.n]);

@@ -25,6 +25,8 @@ import { openDataset, epochOrder, computePrior, type Dataset, type Batch } from 
 import { learningRateAt } from './step.ts';
 import { localStepper, type Stepper } from './local.ts';
 import { GradientPool } from './parallel/pool.ts';
+import { readEmbeddingCache } from './embedding/cache.ts';
+import { batchEmbeddings, withEmbeddings } from './embedding/training.ts';
 import { colorizationLoss, bucketAccuracy } from './loss.ts';
 import { AbErrorHistogram } from './metrics.ts';
 import { lineChartSvg } from './report/plot.ts';
@@ -52,6 +54,8 @@ export interface TrainOptions {
   upsampling?: Upsampling;
   buckets: BucketScheme;
   fusion: boolean;
+  /** With `fusion`: the embedding cache made by `tinta embed` (photos without an embedding are skipped). */
+  embeddings?: string;
   rebalance: boolean;
   lambda: number;
   /** Data-parallel replicas: this thread plus workers - 1 worker threads (1 = this thread only). */
@@ -112,6 +116,8 @@ interface ArchitectureConfig {
   rebalance: boolean;
   lambda: number;
   seed: number;
+  /** With fusion: where the embeddings come from (converters/checkpoint-info.ts reads `source`). */
+  embedding?: { source: string; dim: number; gray?: string; network?: { resolution: number; multiple: number } };
 }
 
 interface RunState {
@@ -139,6 +145,10 @@ function conflicts(a: ArchitectureConfig, b: ArchitectureConfig): string[] {
   for (const k of keys) if (a[k] !== b[k]) out.push(`${k}: checkpoint has ${JSON.stringify(a[k])}, requested ${JSON.stringify(b[k])}`);
   if (JSON.stringify(a.model) !== JSON.stringify(b.model)) out.push(`model: checkpoint has ${JSON.stringify(a.model)}, requested ${JSON.stringify(b.model)}`);
   if (a.buckets !== b.buckets) out.push('buckets: the bucket tables differ');
+  if (a.embedding?.source !== b.embedding?.source) out.push(`embedding source: checkpoint has ${JSON.stringify(a.embedding?.source)}, requested ${JSON.stringify(b.embedding?.source)}`);
+  // Embeddings made another way (gray value, network size) mean something else to the fusion layer.
+  const recipe = (e: ArchitectureConfig['embedding']) => JSON.stringify({ gray: e?.gray, network: e?.network });
+  if (a.embedding && b.embedding && recipe(a.embedding) !== recipe(b.embedding)) out.push(`embedding preprocessing: checkpoint has ${recipe(a.embedding)}, requested ${recipe(b.embedding)}`);
   return out;
 }
 
@@ -166,13 +176,13 @@ async function writePlot(p: ReturnType<typeof paths>): Promise<void> {
   await writeFileAtomic(p.plot, svg);
 }
 
-function toHostBatch(b: Batch): { n: number; size: number; buckets: number; L: Float32Array; target: Float32Array } {
-  return { n: b.n, size: b.size, buckets: b.q, L: b.L, target: b.target };
+function toHostBatch(b: Batch, emb?: { embedding: Float32Array; embeddingDim: number }): { n: number; size: number; buckets: number; L: Float32Array; target: Float32Array; embedding?: Float32Array; embeddingDim?: number } {
+  return { n: b.n, size: b.size, buckets: b.q, L: b.L, target: b.target, ...emb };
 }
 
 /** Validation: loss (plain and rebalanced), pixel accuracy and AuC on the centre crops of `indices`. */
 async function validate(
-  model: tfl.LayersModel, ds: Dataset, indices: Uint32Array, o: { size: number; buckets: AbBuckets; seed: number; bucketWeights?: tf.Tensor1D; batchSize: number },
+  model: tfl.LayersModel, ds: Dataset, indices: Uint32Array, o: { size: number; buckets: AbBuckets; seed: number; bucketWeights?: tf.Tensor1D; batchSize: number; embeddings?: (idx: Uint32Array) => tf.Tensor2D },
 ): Promise<{ valLoss: number; valLossWeighted: number; accuracy: number; auc: number; samples: { L: Float32Array; a: Float32Array; b: Float32Array; rgb: Uint8Array }[] }> {
   let loss = 0, lossW = 0, acc = 0, count = 0;
   const hist = new AbErrorHistogram();
@@ -183,7 +193,8 @@ async function validate(
     const batch = ds.makeBatch({ indices: idx, size: o.size, buckets: o.buckets, seed: o.seed, augment: false });
     const L = tf.tensor4d(batch.L, [batch.n, o.size, o.size, 1]);
     const target = tf.tensor4d(batch.target, [batch.n, o4, o4, q]);
-    const logits = model.predict(L) as tf.Tensor4D;
+    const emb = o.embeddings?.(idx);
+    const logits = model.predict(emb ? [L, emb] : L) as tf.Tensor4D;
     loss += colorizationLoss(logits, target).dataSync()[0]! * batch.n;
     lossW += (o.bucketWeights ? colorizationLoss(logits, target, o.bucketWeights).dataSync()[0]! : 0) * batch.n;
     acc += bucketAccuracy(logits, batch.hardIndex) * batch.n;
@@ -201,7 +212,7 @@ async function validate(
       }
     }
     count += batch.n;
-    tf.dispose([L, target, logits]);
+    tf.dispose([L, target, logits, emb]);
   }
   return { valLoss: loss / count, valLossWeighted: lossW / count, accuracy: acc / count, auc: hist.auc(), samples };
 }
@@ -228,9 +239,11 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
   const o: TrainOptions = { ...TRAIN_DEFAULTS, ...options };
   if (!o.data.length) throw new TintaError(ErrorCodes.NO_TRAINING_DATA, 'No training folders given (--data DIR).');
   if (![64, 128, 176, 224].includes(o.size) && o.size % 8 !== 0) throw new TintaError(ErrorCodes.BAD_ARGUMENT, `Training size must be a multiple of 8 (64, 128, 176, 224); got ${o.size}.`);
-  if (o.fusion) {
-    throw new TintaError(ErrorCodes.BAD_ARGUMENT, 'Training with --fusion needs precomputed embeddings (--embeddings CACHE from `tinta embed`), which this version does not support yet.');
+  if (o.fusion && !o.embeddings) {
+    throw new TintaError(ErrorCodes.BAD_ARGUMENT, 'Training with --fusion needs precomputed embeddings: make them with `tinta embed --data DIR --embedding mobilenetv2 --out CACHE`, then add --embeddings CACHE.');
   }
+  if (o.embeddings && !o.fusion) throw new TintaError(ErrorCodes.BAD_ARGUMENT, '--embeddings is only used with --fusion.');
+  const embCache = o.fusion && o.embeddings ? await readEmbeddingCache(o.embeddings) : undefined;
   const out = resolve(o.out);
   const p = paths(out);
   mkdirSync(join(out, 'checkpoints'), { recursive: true });
@@ -259,17 +272,25 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
     trainIdx = sp.train;
     valIdx = sp.val;
   }
-  if (trainIdx.length === 0) throw new TintaError(ErrorCodes.NO_TRAINING_DATA, `No usable colour photos in ${o.data.join(', ')} (see ${join(cacheDir, 'report.json')}).`);
+  let missingEmbeddings: { train: number; val: number } | undefined;
+  if (embCache) {
+    const t = withEmbeddings(embCache, ds, trainIdx), v = withEmbeddings(embCache, valDs, valIdx);
+    trainIdx = t.indices; valIdx = v.indices;
+    if (valIdx.length === 0 && valDs !== ds) throw new TintaError(ErrorCodes.NO_TRAINING_DATA, `No validation photo has an embedding in ${embCache.dir}; run \`tinta embed\` on the --val folders too.`);
+    missingEmbeddings = { train: t.missing, val: v.missing };
+    if (t.missing + v.missing > 0) emit({ type: 'notice', message: `fusion: ${t.missing} training and ${v.missing} validation photos have no embedding in ${embCache.dir} and are skipped (run \`tinta embed\` on their folders)` });
+  }
+  if (trainIdx.length === 0) throw new TintaError(ErrorCodes.NO_TRAINING_DATA, `No usable colour photos in ${o.data.join(', ')}${embCache ? ' with an embedding' : ''} (see ${join(cacheDir, 'report.json')}).`);
   // Too few photos for a held-out split: validate on training photos (the metrics then measure fit, not generalisation).
   if (valIdx.length === 0) valIdx = trainIdx;
   valIdx = valIdx.subarray(0, Math.min(valIdx.length, o.valLimit));
-  await writeFileAtomic(p.data, JSON.stringify({ ...info, train: trainIdx.length, val: valIdx.length }, null, 2));
+  await writeFileAtomic(p.data, JSON.stringify({ ...info, train: trainIdx.length, val: valIdx.length, ...(missingEmbeddings ? { withoutEmbedding: missingEmbeddings } : {}) }, null, 2));
   emit({ type: 'data', train: trainIdx.length, val: valIdx.length, report: info });
 
   // Model, optimizer, statistics: fresh or from the checkpoint.
   const buckets = getBuckets(o.buckets);
-  const modelCfg = presetConfig(o.preset, { buckets: buckets.count, fusion: o.fusion, widthMultiplier: o.widthMultiplier, upsampling: o.upsampling });
-  const arch: ArchitectureConfig = { preset: o.preset, size: o.size, model: modelCfg, buckets: serializeBuckets(buckets), fusion: o.fusion, rebalance: o.rebalance, lambda: o.lambda, seed: o.seed };
+  const modelCfg = presetConfig(o.preset, { buckets: buckets.count, fusion: o.fusion, widthMultiplier: o.widthMultiplier, upsampling: o.upsampling, ...(embCache ? { embeddingDim: embCache.dim } : {}) });
+  const arch: ArchitectureConfig = { preset: o.preset, size: o.size, model: modelCfg, buckets: serializeBuckets(buckets), fusion: o.fusion, rebalance: o.rebalance, lambda: o.lambda, seed: o.seed, ...(embCache ? { embedding: { source: embCache.source, dim: embCache.dim, gray: embCache.preprocessing.classifier.gray, network: embCache.preprocessing.network } } : {}) };
   let model: tfl.LayersModel;
   const optimizer = tf.train.adam(o.lr, 0.9, 0.99, 1e-7);
   let state: RunState = { step: 0, epoch: 0, stepInEpoch: 0, bestValLoss: Infinity, trainSeconds: 0, imagesSeen: 0 };
@@ -331,7 +352,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
         for (let i = 0; i < o.batchSize; i++) sel[i] = trainIdx[order[state.stepInEpoch * o.batchSize + i]!]!;
         const batch = ds.makeBatch({ indices: sel, size: o.size, buckets, seed: o.seed, augment: true, epoch: state.epoch, step: state.stepInEpoch });
         const lr = learningRateAt(state.step, o.lr, warmup, totalSteps);
-        const r = await stepper.step(toHostBatch(batch), state.step, lr, o.clipNorm);
+        const r = await stepper.step(toHostBatch(batch, embCache && { embedding: batchEmbeddings(embCache, ds, sel), embeddingDim: embCache.dim }), state.step, lr, o.clipNorm);
         const dt = (Date.now() - ts) / 1000;
         state.step++; state.stepInEpoch++; stepsThisRun++;
         state.trainSeconds += dt; state.imagesSeen += o.batchSize;
@@ -347,7 +368,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
       }
       if (interrupted) break;
       // End of epoch: validate, draw, checkpoint.
-      const v = await validate(model, valDs, valIdx, { size: o.size, buckets, seed: o.seed, bucketWeights: bucketWeightsT, batchSize: o.batchSize });
+      const v = await validate(model, valDs, valIdx, { size: o.size, buckets, seed: o.seed, bucketWeights: bucketWeightsT, batchSize: o.batchSize, ...(embCache ? { embeddings: (idx: Uint32Array) => tf.tensor2d(batchEmbeddings(embCache, valDs, idx), [idx.length, embCache.dim]) } : {}) });
       const best = v.valLoss < state.bestValLoss;
       if (best) state.bestValLoss = v.valLoss;
       appendFileSync(p.metrics, JSON.stringify({ kind: 'val', step: state.step, epoch: state.epoch, valLoss: v.valLoss, valLossWeighted: v.valLossWeighted, accuracy: v.accuracy, auc: v.auc }) + '\n');

@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import { colorizeFiles, type BatchEvent, type OutputFormat } from '../batch.ts';
 import type { Backend } from '../../sdk/backends.ts';
 import { parseNumber, parsePositiveInt } from '../options.ts';
+import { isVideoFileName, runColorizeVideo } from './video.ts';
 
 /** Register the command on `program`. */
 export function registerColorize(program: Command): void {
@@ -23,14 +24,20 @@ export function registerColorize(program: Command): void {
     .option('--side-by-side', 'write the input and the colorization next to each other', false)
     .option('--jobs <n>', 'images colorized at once', parsePositiveInt, Math.max(1, Math.min(4, cpus().length)))
     .option('--overwrite', 'replace existing output files (inputs are never overwritten)', false)
+    .option('--video', 'the input is one sequence (a folder of frames, natural file-name order, or a video file with ffmpeg): colorize it as video into a folder of frames', false)
+    .option('--smoothing <alpha>', 'with --video: exponential ab smoothing, weight of the previous frame in [0, 1) (0 = off)', parseNumber)
     .addHelpText('after', `
 Examples:
   tinta colorize old-photo.jpg                       # writes old-photo.colorized.png
   tinta colorize scans/ -o colorized/ --format jpg   # a folder, recursively, keeping sub-folders
   tinta colorize "film/**/*.png" -o out/ --side-by-side --temperature 0.3
+  tinta colorize --video clip-frames/ -o clip-colorized/ --smoothing 0.6   # a sequence (stacked models read neighbours)
 
 Exit status: 0 when every file was colorized (or already had an output), 1 when any failed.`)
-    .action(async (inputs: string[], o: { out?: string; model: string; backend: Backend; temperature?: number; saturation?: number; size?: number; format: OutputFormat; sideBySide: boolean; jobs: number; overwrite: boolean }) => {
+    .action(async (inputs: string[], o: { out?: string; model: string; backend: Backend; temperature?: number; saturation?: number; size?: number; format: OutputFormat; sideBySide: boolean; jobs: number; overwrite: boolean; video: boolean; smoothing?: number }) => {
+      if (o.video || (inputs.length === 1 && isVideoFileName(inputs[0]!))) {
+        return runColorizeVideo(inputs, { outDir: o.out, model: o.model, backend: o.backend, temperature: o.temperature, saturation: o.saturation, size: o.size, smoothing: o.smoothing, format: o.format, overwrite: o.overwrite });
+      }
       const abort = new AbortController();
       const onSigint = () => abort.abort();
       process.once('SIGINT', onSigint);

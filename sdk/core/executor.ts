@@ -8,6 +8,7 @@ import type { RuntimeAdapter } from '../runtime/types.ts';
 import { abortedError } from './engine.ts';
 import { EngineHost } from './host.ts';
 import type { InitReply, InitRequest, RunReply, RunRequest } from './protocol.ts';
+import type { VideoReply, VideoRequest } from './video.ts';
 import { yieldToEventLoop } from './yield.ts';
 
 /** Runs an engine somewhere. */
@@ -17,6 +18,8 @@ export interface Executor {
   init(req: InitRequest): Promise<InitReply>;
   /** Colorizes; `transfer` lists buffers the executor may move instead of copying. */
   run(req: RunRequest, transfer: Transferable[], signal?: AbortSignal): Promise<RunReply>;
+  /** One step of a video stream (see core/video.ts). */
+  video(req: VideoRequest, transfer: Transferable[], signal?: AbortSignal): Promise<VideoReply>;
   /** A round trip that does nothing (measures the executor's overhead). */
   ping(): Promise<void>;
   /** Releases the session (and the worker). */
@@ -39,12 +42,23 @@ export class InlineExecutor implements Executor {
   }
 
   run(req: RunRequest, _transfer: Transferable[], signal?: AbortSignal): Promise<RunReply> {
-    const p = this.host.run(req, async (stage) => {
+    return this.track(this.host.run(req, this.checkpoint(signal)));
+  }
+
+  video(req: VideoRequest, _transfer: Transferable[], signal?: AbortSignal): Promise<VideoReply> {
+    return this.track(this.host.video(req, this.checkpoint(signal)));
+  }
+
+  private checkpoint(signal: AbortSignal | undefined) {
+    return async (stage: string): Promise<void> => {
       // Let timers and events (the caller's abort) run between stages.
       await yieldToEventLoop();
       if (this.disposing) throw new TintaError(ErrorCodes.DISPOSED, 'The colorizer was disposed while this call was running.');
       if (signal?.aborted) throw abortedError(stage);
-    });
+    };
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
     this.active.add(p);
     const forget = (): void => void this.active.delete(p);
     p.then(forget, forget);

@@ -7,11 +7,13 @@ import type { RuntimeAdapter, RuntimeWarning } from '../runtime/types.ts';
 import { inspectModel } from './contract.ts';
 import { Engine, type Checkpoint } from './engine.ts';
 import type { InitReply, InitRequest, RunReply, RunRequest } from './protocol.ts';
+import { VideoStreams, type VideoReply, type VideoRequest } from './video.ts';
 
 /** Owns one model session and runs colorizations on it. */
 export class EngineHost {
   private engine: Engine | undefined;
   private warnings: RuntimeWarning[] = [];
+  private readonly streams = new VideoStreams();
 
   constructor(private readonly runtime: RuntimeAdapter) {}
 
@@ -28,6 +30,7 @@ export class EngineHost {
     );
     const old = this.engine;
     this.engine = new Engine(session, info, req.label);
+    this.streams.clear();
     live = true;
     await old?.release().catch(() => undefined);
     return { provider: session.provider, warnings };
@@ -47,8 +50,19 @@ export class EngineHost {
     return { ...out, decodeMs, warnings };
   }
 
+  /** One step of a video stream (push a frame, flush, close); `checkpoint` runs before each stage. */
+  async video(req: VideoRequest, checkpoint: Checkpoint): Promise<VideoReply> {
+    const engine = this.engine;
+    if (!engine) throw new TintaError(ErrorCodes.DISPOSED, 'The colorizer has no model session (it was disposed or never initialised).');
+    const frames = await this.streams.step(engine, req, (src) => this.runtime.decodeImage(src, req.maxPixels), checkpoint);
+    const warnings = this.warnings;
+    this.warnings = [];
+    return { frames, warnings };
+  }
+
   /** Releases the session. */
   async dispose(): Promise<void> {
+    this.streams.clear();
     const e = this.engine;
     this.engine = undefined;
     await e?.release();

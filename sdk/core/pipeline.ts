@@ -40,14 +40,13 @@ export interface Colorized {
   ab: Float32Array;
 }
 
-/** RGBA -> full-res L and the normalised network input at `resolution` (short side). */
-export function preprocess(img: RgbaImage, info: ModelInfo, resolution: number): Prepared {
+/** RGBA -> full-res L and the normalised network input at `resolution` (short side), the plane stacked `frames` times. */
+export function preprocess(img: RgbaImage, info: ModelInfo, resolution: number, frames = info.frames): Prepared {
   const { width, height } = img;
   const L = rgba8ToL(img.data, width, height);
   const net = networkSize(width, height, resolution, info.spatialMultiple);
   const netL = resamplePlane(L, width, height, net.width, net.height);
   const n = net.width * net.height;
-  const frames = info.frames;
   // A photo through a video model: the same frame stacked `frames` times.
   const data = new Float32Array(n * frames);
   const { scale, offset } = info.input;

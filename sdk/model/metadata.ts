@@ -52,6 +52,18 @@ export interface EmbeddingSpec {
   dim: number;
   /** Where it comes from, e.g. 'mobilenetv2'. */
   source?: string;
+  /** The classifier that computes it inside a fused model (absent otherwise). */
+  classifier?: EmbeddedClassifier;
+}
+
+/** The classifier a fused model runs inside to compute its embedding (written by `tinta fuse`). */
+export interface EmbeddedClassifier {
+  /** Its name, e.g. 'mobilenetv2'. */
+  name: string;
+  /** SHA-256 (hex) of the classifier file that was fused in. */
+  sha256: string;
+  /** How L became its input and what its output held (see converters/fuse-classifier.ts). */
+  descriptor: Record<string, unknown>;
 }
 
 /** Everything the SDK reads from a model's metadata. */
@@ -145,6 +157,10 @@ export function parseModelInfo(meta: Record<string, string>, source = 'The model
     embedding = json<EmbeddingSpec>(meta, MetaKeys.embedding, source);
     if (typeof embedding?.input !== 'string' || !(embedding.dim >= 1)) throw invalid(MetaKeys.embedding, source);
   }
+  // A fused model computes its embedding inside (no input, a classifier record); a colorizer takes it as an input.
+  const c = embedding?.classifier;
+  const fusedOk = embedding !== null && embedding.input === '' && typeof c?.name === 'string' && typeof c.sha256 === 'string' && typeof c.descriptor === 'object' && c.descriptor !== null;
+  if (kind === 'fused' ? !fusedOk : embedding?.input === '' || c !== undefined) throw invalid(`${MetaKeys.embedding} does not fit ${MetaKeys.kind} = ${kind}`, source);
   const precision = meta[MetaKeys.precision] ?? 'fp32';
   if (precision !== 'fp32' && precision !== 'fp16' && precision !== 'int8') throw invalid(`${MetaKeys.precision} = ${precision}`, source);
   let provenance: Record<string, unknown> = {};

@@ -61,6 +61,25 @@ export function serveWorker(endpoint: Endpoint, runtime: RuntimeAdapter, ends: W
         cancelled.delete(id);
       }
     },
+    async video(id, req) {
+      running.add(id);
+      const work = host.video(req, async (stage) => {
+        await yieldToEventLoop();
+        if (crash) await die(crash);
+        if (cancelled.has(id)) throw abortedError(stage);
+      });
+      active.add(work);
+      try {
+        const reply = await work;
+        return transfer(reply, reply.frames.flatMap((f) => [f.rgba.buffer, f.ab.buffer]));
+      } catch (e) {
+        throw toWire(e);
+      } finally {
+        active.delete(work);
+        running.delete(id);
+        cancelled.delete(id);
+      }
+    },
     cancel(id) {
       if (running.has(id)) cancelled.add(id);
     },

@@ -7,6 +7,7 @@
 import { ErrorCodes, TintaError } from '../errors.ts';
 import type { Executor } from '../core/executor.ts';
 import type { InitReply, InitRequest, RunReply, RunRequest } from '../core/protocol.ts';
+import type { VideoReply, VideoRequest } from '../core/video.ts';
 import type { CrashMode, WorkerApi } from './api.ts';
 import { transfer, wrap, type Remote } from './comlink.ts';
 import type { SpawnWorker, WorkerExitInfo, WorkerHandle } from './handle.ts';
@@ -123,7 +124,16 @@ export class WorkerExecutor implements Executor {
     return this.restarting;
   }
 
-  async run(req: RunRequest, transferList: Transferable[], signal?: AbortSignal): Promise<RunReply> {
+  run(req: RunRequest, transferList: Transferable[], signal?: AbortSignal): Promise<RunReply> {
+    return this.cancellable(signal, (api, id) => api.run(id, transfer(req, transferList)));
+  }
+
+  video(req: VideoRequest, transferList: Transferable[], signal?: AbortSignal): Promise<VideoReply> {
+    return this.cancellable(signal, (api, id) => api.video(id, transfer(req, transferList)));
+  }
+
+  // A call with an id that `signal` cancels in the worker.
+  private async cancellable<T>(signal: AbortSignal | undefined, f: (api: Remote<WorkerApi>, id: number) => Promise<T>): Promise<T> {
     const live = await this.ensure();
     const id = ++this.seq;
     const onAbort = (): void => {
@@ -132,7 +142,7 @@ export class WorkerExecutor implements Executor {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this.call(live, (api) => api.run(id, transfer(req, transferList)));
+      return await this.call(live, (api) => f(api, id));
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
