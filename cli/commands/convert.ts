@@ -26,6 +26,7 @@ export function registerConvert(program: Command): void {
       const ops = Object.entries(r.report.ops).map(([k, v]) => `${k} ${v}`).join(', ');
       console.log(`wrote ${o.out}: ${formatBytes(r.report.bytes)}, ${r.report.parameters.toLocaleString('en')} weights, ${r.report.nodes} nodes (${ops}), opset ${r.report.opset}`);
       console.log(`  ${r.info.buckets.count} buckets (${r.info.buckets.name}), temperature ${r.info.temperature}, ${r.info.embedding ? `expects a ${r.info.embedding.dim}-d embedding` : 'takes L alone'}, content hash ${r.info.contentHash.slice(0, 16)}…`);
+      if (r.info.frames > 1) console.log(`  video model: stacks ${r.info.frames} frames (input [N, ${r.info.frames}, H, W]) and colorizes the centre one; streams run ${(r.info.frames - 1) / 2} frame(s) behind`);
     });
 
   program

@@ -1,7 +1,7 @@
 // The web demo: loads the shipped model with the built SDK, colorizes the photo the user gives,
 // shows original | grayscale | colorized (before/after), re-runs live when the temperature or
 // saturation (or the network size) changes, the latest settings winning, and offers the result
-// as a PNG.
+// as a PNG. The Video tab is video.js.
 // State for people is in #status; for scripts, #app carries data-state (starting, loading, ready,
 // busy, done, error), data-runs (finished colorizations), data-provider and data-error-code.
 import { createColorizer, DEFAULT_MODEL, SHIPPED_MODELS } from '/dist/browser.js';
@@ -9,6 +9,8 @@ import { setupCompare } from './compare.js';
 import { grayscale } from './gray.js';
 import { watchInputs } from './input.js';
 import { registerOffline } from './offline.js';
+import { setupTabs } from './tabs.js';
+import { setupVideoTab } from './video.js';
 
 const $ = (id) => document.getElementById(id);
 const app = $('app');
@@ -194,3 +196,5 @@ for (const id of ['backend', 'model', 'resolution']) {
 }
 loadColorizer();
 void registerOffline($('offline'));
+// The video tab loads its own colorizer when it gets a video (its model may be a stacked one).
+setupVideoTab({ modelFor, wasmPaths: WASM_PATHS, tabs: setupTabs(document.querySelector('[role="tablist"]')) });
