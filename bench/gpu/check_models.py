@@ -62,6 +62,9 @@ for entry in manifest:
         feeds = {t["name"]: x for t, x in zip(entry["inputs"], inputs)}
         got = sess.run(None, feeds)
         diffs = [float(np.max(np.abs(g.astype(np.float32) - e))) for g, e in zip(got, expected)]
+        means = [float(np.mean(np.abs(g.astype(np.float32) - e))) for g, e in zip(got, expected)]
+        # Per-pixel bucket agreement (argmax over the bucket axis) for [N, Q, H, W] outputs.
+        agree = [float(np.mean(np.argmax(g, axis=1) == np.argmax(e, axis=1))) for g, e in zip(got, expected) if e.ndim == 4]
         big = {}
         for t, x in zip(entry["inputs"], inputs):
             if x.ndim == 4:
@@ -71,4 +74,4 @@ for entry in manifest:
                 big[t["name"]] = x
         ms = latency(sess, feeds)
         ms_big = latency(sess, big, runs=5)
-        print(f"  {prov} (ran on {ran}): max |diff| to onnxruntime-node {max(diffs):.2e}; median {ms:.2f} ms at {inputs[0].shape[2]}x{inputs[0].shape[3]}, {ms_big:.2f} ms at 1024x1024")
+        print(f"  {prov} (ran on {ran}): max |diff| to onnxruntime-node {max(diffs):.2e}, mean {max(means):.2e}, bucket agreement {100 * min(agree) if agree else float('nan'):.2f}%; median {ms:.2f} ms at {inputs[0].shape[2]}x{inputs[0].shape[3]}, {ms_big:.2f} ms at 1024x1024")
