@@ -6,7 +6,7 @@ import { createColorizer } from '../../sdk/node.ts';
 
 const PHOTOS = ['examples/cameraman.jpg', 'examples/astronaut.jpg'];
 const HEIGHT = 300;
-const colorizer = await createColorizer({ worker: false });
+const colorizer = await createColorizer({ worker: false, ...(process.env.MODEL ? { model: process.env.MODEL } : {}) });
 const tiles = [];
 for (const file of PHOTOS) {
   const gray = await sharp(file).resize({ height: HEIGHT }).grayscale().toColourspace('srgb').png().toBuffer();

@@ -18,16 +18,16 @@ export const DEFAULT_MODEL = 'default';
 
 /** Shipped models by name. */
 export const SHIPPED_MODELS: Readonly<Record<string, ShippedModel>> = Object.freeze({
-  // An early checkpoint of the project's training run (tiny preset, 128 px, 5 epochs on the
-  // project's photos); docs/models.md tells how it was made. Replaced as training goes on.
+  // A checkpoint of the project's long training run (tiny preset, 128 px, 28 of 60 epochs on the
+  // project's photos); docs/models.md tells how it was made and how it scores. Replaced as training goes on.
   default: Object.freeze({
     file: 'tinta-default.int8.onnx',
-    sha256: '0f15f319c7afe38a32aee5c785948ad2aa4361cbd93c033295f287ac29b28f09',
+    sha256: '9d13e1d07d9491fe8ccf55d5248809043f954a464aa5cdd7a69fca7bf3561d01',
     description: 'The default colorizer, int8: L in, 112 ab buckets out, 256 px short side.',
   }),
   'default-fp32': Object.freeze({
     file: 'tinta-default.fp32.onnx',
-    sha256: '86cffde70fa60026ed87bd503af8cdd492b8eb1e303244fbc9dd52796becaffb',
+    sha256: '28f6aaec7dff169e83405eca3bdc1e594675735e13c9b1f21fdafa1ca6d8c811',
     description: 'The fp32 original of the default colorizer.',
   }),
 });
