@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../sdk/io/atomic-node.ts';
 import { decodeModel, encodeModel, getMetadata, GraphBuilder, DataType, type OnnxGraph, type OnnxModel, type OpsetImport } from './onnx/model.ts';
 import { encodeWithContentHash, sha256Hex } from './content-hash.ts';
 import { irVersionFor } from './export.ts';
-import { BUILTIN_DESCRIPTORS, isBuiltinDescriptor, type EmbeddingDescriptor } from '../trainer/embedding/descriptor.ts';
+import { BUILTIN_DESCRIPTORS, isBuiltinDescriptor, parseDescriptor, type EmbeddingDescriptor } from '../trainer/embedding/descriptor.ts';
 import { resolveDescriptor, type ClassifierOutputKind, type GrayMode, type ResolvedDescriptor } from './fuse-classifier.ts';
 import { preprocessingConflicts, readEmbeddingCacheHeader, type EmbeddingCacheHeader } from '../trainer/embedding/cache.ts';
 import { emitClassifierInput } from './fuse-preprocess.ts';
@@ -32,14 +32,15 @@ export interface FuseOptions {
   prefix?: string;
   /**
    * How the colorizer's training embeddings were made (the header of its `tinta embed` cache): the
-   * gray value is taken from it, and a classifier file, preprocessing or network size that differs
-   * is FUSE_FAILED, since the fused model would compute other embeddings than it was trained on.
+   * gray value and, when no descriptor is given, the descriptor are taken from it, and a classifier
+   * file, preprocessing or network size that differs is FUSE_FAILED, since the fused model would
+   * compute other embeddings than it was trained on.
    */
   embeddings?: TrainingEmbeddings;
 }
 
 /** What `fuseModels` checks of the training embeddings (an embedding cache's header). */
-export type TrainingEmbeddings = Pick<EmbeddingCacheHeader, 'source' | 'model' | 'preprocessing'> & { dir?: string };
+export type TrainingEmbeddings = Pick<EmbeddingCacheHeader, 'source' | 'model' | 'descriptor' | 'preprocessing'> & { dir?: string };
 
 /** What a fuse did. */
 export interface FuseReport {
@@ -261,7 +262,9 @@ export function fuseModels(colorizerBytes: Uint8Array, classifierBytes: Uint8Arr
   // Which frame of a stack the classifier should see is not decided anywhere yet.
   if (info.frames !== 1) throw fail(`The colorizer takes ${info.frames} stacked frames; fusing video models is not supported.`);
   const gray = pickGray(opts.gray, opts.embeddings);
-  const k = prepareClassifier(classifierBytes, pickDescriptor(info, opts.descriptor), { ...opts, ...(gray ? { gray } : {}) });
+  // Without a descriptor, the training embeddings' own one says how the classifier is fed.
+  const given = opts.descriptor ?? (opts.embeddings ? parseDescriptor(opts.embeddings.descriptor, `The descriptor of ${cacheName(opts.embeddings)}`) : undefined);
+  const k = prepareClassifier(classifierBytes, pickDescriptor(info, given), { ...opts, ...(gray ? { gray } : {}) });
   if (opts.embeddings) checkTrainingEmbeddings(info, k, opts.embeddings);
   if (k.dim !== null && k.dim !== emb.dim) {
     throw fail(`The classifier's output '${k.descriptor.outputName}' has ${k.dim} values; the colorizer takes a ${emb.dim}-d embedding.`);

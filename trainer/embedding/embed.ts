@@ -1,7 +1,9 @@
 /**
- * `tinta embed`: the embedding of every training photo's grayscale version, computed once and cached
- * by content hash for `tinta train --fusion`. Resumable: a rerun skips cached contents, and a crash
- * loses at most the batch being written. Unreadable photos are skipped and reported.
+ * `tinta embed`: the embedding of every training photo, computed once, exactly as the fused model
+ * will compute it at inference (the SDK's network input, then the fused graph's embedding half; see
+ * preprocess.ts), and cached by content hash for `tinta train --fusion`. Resumable: a rerun skips
+ * cached contents, and a crash loses at most the batch being written. Unreadable photos are skipped
+ * and reported.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
