@@ -18,20 +18,14 @@ import { rgba8ToLab } from '../sdk/color/index.ts';
 import { ensureDist } from './sdk-dist-build.ts';
 import { countOff } from './sdk-dist-compare.ts';
 import { buildStackModel } from './video-fixtures.ts';
-import { chromiumMissing, launchChromium, NO_GPU_FLAGS } from './browser/chromium.ts';
+import { chromiumGate, launchChromium, NO_GPU_FLAGS } from './browser/chromium.ts';
 import { ARTIFACTS, collectErrors, decodeRgba, dropFile, grayPhoto, MIN_CHROMA, meanChroma, meanLightnessDiff, readCanvas, screenshot } from './demos/helpers.ts';
 
 const W = 96, H = 64, N = 8, FPS = 10;
 const LOAD_MS = 300_000; // first model load on wasm with two busy cores: generous
 
-let missing: string | null = null;
-let missingError: unknown;
-try {
-  missing = chromiumMissing();
-} catch (e) {
-  missingError = e;
-}
-const skip = missing ?? (missingError ? 'Chromium is missing (see the first test)' : false);
+const chromium = chromiumGate();
+const skip = chromium.skip;
 
 /** The source frames: a grayscale photo 128 px wide, seen through a 96 px window moving 4 px a frame. */
 let sources: Uint8Array[] = [];
@@ -148,10 +142,7 @@ test('the offline list holds the video tab and its modules', () => {
   for (const p of ['/video.js', '/frames.js', '/encode.js', '/webm.js', '/tabs.js']) assert.ok(urls.includes(p), `${p} is precached`);
 });
 
-test('Chromium is available for the video tab tests', (t) => {
-  if (missingError) throw missingError;
-  if (missing) t.skip(missing);
-});
+test('Chromium is available for the video tab tests', (t) => chromium.check(t));
 
 test('the video tab colorizes a WebM clip (wasm, shipped model): frames by playback and by seeking, side by side, WebM download, stop; a stacked model; a MediaRecorder clip dropped; a non-video', { skip, timeout: 600_000 }, async (t) => {
   const server: DemoServer = await startDemoServer({ port: 0 });
@@ -200,9 +191,14 @@ test('the video tab colorizes a WebM clip (wasm, shipped model): frames by playb
   assert.ok(Math.abs(decoded.duration - N / FPS) < 0.01, `duration ${decoded.duration} s`);
   const chromas = decoded.frames.map((f) => meanChroma(f, W, H));
   t.diagnostic(`downloaded frames: mean chroma ${chromas.map((c) => c.toFixed(1)).join(' ')}; closest source ${decoded.frames.map((f) => closestSource(f).index).join(' ')}`);
+  // Playback takes the frame the browser presents when it can keep up; on a busy machine a late
+  // callback may hand over a neighbour, so here frames are in order and within one of their slot.
+  // The seeking run below is frame-exact.
+  let previous = 0;
   decoded.frames.forEach((f, k) => {
     const near = closestSource(f);
-    assert.equal(near.index, k, `downloaded frame ${k} is source frame ${k} (closest: ${near.index}, mean |dL| ${near.diff.toFixed(2)})`);
+    assert.ok(Math.abs(near.index - k) <= 1 && near.index >= previous, `downloaded frame ${k} is source frame ${k} or a neighbour, in order (closest: ${near.index}, mean |dL| ${near.diff.toFixed(2)})`);
+    previous = near.index;
     assert.ok(chromas[k]! > MIN_CHROMA, `downloaded frame ${k} is coloured (${chromas[k]!.toFixed(2)})`);
   });
 
@@ -216,6 +212,11 @@ test('the video tab colorizes a WebM clip (wasm, shipped model): frames by playb
   const again = await readCanvas(page, '#video-result');
   const off = countOff(result.data, again.data);
   assert.ok(off <= W * H * 0.001, `playback and seeking give the same last frame (${off} pixels differ by more than 1/255)`);
+  const exact = await decodeInPage(page, (await downloadBytes(page)).bytes, N);
+  exact.frames.forEach((f, k) => {
+    const near = closestSource(f);
+    assert.equal(near.index, k, `seeking: downloaded frame ${k} is source frame ${k} (closest: ${near.index}, mean |dL| ${near.diff.toFixed(2)})`);
+  });
 
   // Stop: at 30 fps the clip has 24 frames; stopping after the first leaves the rest undone, and the page still works.
   await page.fill('#video-fps', '30');
