@@ -1,8 +1,8 @@
 /**
  * The built SDK the demo pages load: dist/ is built with `npm run build` (Rollup) when it is
  * missing or older than what it is built from (sdk/, rollup.config.mjs, package.json, the shipped
- * models). The build holds the same lock folder as the tests' build (.cache/dist-build.lock), so
- * a demo server and a test run never build into dist/ at once.
+ * models). The locked build below is also the tests' (test/sdk-dist-build.ts, which decides
+ * staleness by a hash of the inputs), so a demo server and a test run never build into dist/ at once.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -57,11 +57,27 @@ function lockHolderAlive(): boolean {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Builds dist/ unless it is current, saying why on `log`; throws with Rollup's output when the build fails. */
-export async function ensureSdkBuilt(log: (line: string) => void = () => undefined): Promise<void> {
+export function ensureSdkBuilt(log: (line: string) => void = () => undefined): Promise<void> {
+  return buildDistLocked({ staleReason: distStaleReason, log });
+}
+
+/** How buildDistLocked decides and records a build. */
+export interface LockedBuildOptions {
+  /** Why dist/ must be (re)built, or null when it is current; asked again inside the lock. */
+  staleReason: () => string | null;
+  log?: (line: string) => void;
+  /** Runs inside the lock just before Rollup, and just after it succeeded. */
+  beforeBuild?: () => void;
+  afterBuild?: () => void;
+}
+
+/** Runs Rollup into dist/ while `staleReason` says so, holding .cache/dist-build.lock so parallel processes build once. */
+export async function buildDistLocked(o: LockedBuildOptions): Promise<void> {
+  const log = o.log ?? (() => undefined);
   mkdirSync(join(ROOT, '.cache'), { recursive: true });
   let waited = false;
   for (;;) {
-    const why = distStaleReason();
+    const why = o.staleReason();
     if (why === null) return;
     try {
       mkdirSync(LOCK);
@@ -77,13 +93,15 @@ export async function ensureSdkBuilt(log: (line: string) => void = () => undefin
     }
     try {
       writeFileSync(join(LOCK, 'pid'), String(process.pid));
-      const again = distStaleReason();
+      const again = o.staleReason();
       if (again === null) return;
+      o.beforeBuild?.();
       log(`building the SDK into dist/ (npm run build): ${again}`);
       const t0 = Date.now();
       const rollup = join(ROOT, 'node_modules', 'rollup', 'dist', 'bin', 'rollup');
       const r = spawnSync(process.execPath, [rollup, '-c', 'rollup.config.mjs'], { cwd: ROOT, encoding: 'utf8', timeout: 10 * 60_000 });
       if (r.status !== 0) throw new Error(`npm run build failed (exit ${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+      o.afterBuild?.();
       log(`built dist/ in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       return;
     } finally {

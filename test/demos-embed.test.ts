@@ -8,20 +8,14 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { startDemoServer, type DemoServer } from '../demos/serve.ts';
 import { ensureDist } from './sdk-dist-build.ts';
-import { chromiumMissing, launchChromium, NO_GPU_FLAGS } from './browser/chromium.ts';
+import { chromiumGate, launchChromium, NO_GPU_FLAGS } from './browser/chromium.ts';
 import { collectErrors, decodeRgba, dropFile, grayPhoto, MAX_GRAY_CHROMA, meanChroma, meanLightnessDiff, MIN_CHROMA, readCanvas, screenshot } from './demos/helpers.ts';
 
 const W = 96, H = 64;
 const LOAD_MS = 300_000;
 
-let missing: string | null = null;
-let missingError: unknown;
-try {
-  missing = chromiumMissing();
-} catch (e) {
-  missingError = e;
-}
-const skip = missing ?? (missingError ? 'Chromium is missing (see the first test)' : false);
+const chromium = chromiumGate();
+const skip = chromium.skip;
 
 const closers: (() => Promise<void>)[] = [];
 let server: DemoServer;
@@ -68,10 +62,7 @@ function nextEvent(id: string, change: string): Promise<{ type: string; detail: 
   }), { id, change });
 }
 
-test('Chromium is available for the embed demo test', (t) => {
-  if (missingError) throw missingError;
-  if (missing) t.skip(missing);
-});
+test('Chromium is available for the embed demo test', (t) => chromium.check(t));
 
 test('<tinta-colorize> colorizes its src and a dropped photo; attributes re-render it; the plain script colorizes its <img>', { skip, timeout: 600_000 }, async (t) => {
   // The element with src="../examples/cameraman.jpg" (a real black-and-white photo).

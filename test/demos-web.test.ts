@@ -12,20 +12,14 @@ import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startDemoServer, type DemoServer } from '../demos/serve.ts';
 import { ensureDist } from './sdk-dist-build.ts';
-import { chromiumMissing, launchChromium, NO_GPU_FLAGS, SWIFTSHADER_WEBGPU_FLAGS } from './browser/chromium.ts';
+import { chromiumGate, launchChromium, NO_GPU_FLAGS, SWIFTSHADER_WEBGPU_FLAGS } from './browser/chromium.ts';
 import { collectErrors, decodeRgba, dropFile, grayPhoto, MAX_GRAY_CHROMA, meanChroma, meanLightnessDiff, MIN_CHROMA, readCanvas, screenshot } from './demos/helpers.ts';
 
 const W = 96, H = 64;
 const LOAD_MS = 300_000; // model load on wasm with two busy cores: generous
 
-let missing: string | null = null;
-let missingError: unknown;
-try {
-  missing = chromiumMissing();
-} catch (e) {
-  missingError = e;
-}
-const skip = missing ?? (missingError ? 'Chromium is missing (see the first test)' : false);
+const chromium = chromiumGate();
+const skip = chromium.skip;
 
 let photo: Buffer;
 const closers: (() => Promise<void>)[] = [];
@@ -92,10 +86,7 @@ async function setSlider(page: Page, id: string, value: string): Promise<void> {
   await waitFor(page, ['done', 'error'], before, 120_000);
 }
 
-test('Chromium is available for the demo tests', (t) => {
-  if (missingError) throw missingError;
-  if (missing) t.skip(missing);
-});
+test('Chromium is available for the demo tests', (t) => chromium.check(t));
 
 test('the web demo colorizes a dropped grayscale photo (wasm): coloured result, gray panel, live saturation, PNG download, pick and paste, model switch', { skip, timeout: 600_000 }, async (t) => {
   const { page, errors, server } = await wasmDemo();

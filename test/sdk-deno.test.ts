@@ -4,8 +4,7 @@
 // Node build's within 1/255 on >= 99.9% of pixels.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createColorizer } from '../sdk/node.ts';
@@ -13,8 +12,8 @@ import { encodeImage } from '../sdk/image/node.ts';
 import { ensureDist, ROOT } from './sdk-dist-build.ts';
 import { countOff, meanSpread } from './sdk-dist-compare.ts';
 import { buildTestModel, syntheticPhoto } from './sdk-fixtures.ts';
+import { runDenoJob } from './deno-run.ts';
 
-const DENO = join(ROOT, 'node_modules', '.bin', 'deno');
 const W = 333, H = 217;
 const MODEL = buildTestModel();
 const PHOTO = syntheticPhoto(W, H);
@@ -51,16 +50,7 @@ interface DenoRun {
 }
 
 test('Deno runs the built SDK (wasm, inline and in a worker, raw RGBA and PNG bytes) with the Node colours', { timeout: 300_000 }, () => {
-  assert.ok(existsSync(DENO), `Deno is not installed at ${DENO}; it comes with npm ci (the deno devDependency)`);
-  writeFileSync(join(dir, 'job.json'), JSON.stringify({ dir, width: W, height: H, png: true }));
-  const r = spawnSync(DENO, ['run', '-A', join(ROOT, 'test', 'deno', 'colorize.mjs'), join(dir, 'job.json')], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 240_000,
-    env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1' },
-  });
-  assert.equal(r.status, 0, `deno exited with ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
-  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { deno: string; runs: DenoRun[]; workerGlobalKept: boolean };
+  const out = runDenoJob<{ deno: string; runs: DenoRun[]; workerGlobalKept: boolean }>('colorize.mjs', dir, { dir, width: W, height: H, png: true });
   assert.ok(out.workerGlobalKept, "the app's globalThis.Worker is still Deno's after an inline session");
   assert.deepEqual(out.runs.map((x) => x.name), ['inline-raw', 'inline-png', 'worker-raw', 'worker-png']);
   assert.ok(meanSpread(reference) > 8, `the Node reference is coloured (mean RGB spread ${meanSpread(reference).toFixed(1)})`);
@@ -78,7 +68,6 @@ test('Deno runs the built SDK (wasm, inline and in a worker, raw RGBA and PNG by
 });
 
 test('the shipped int8 model in Deno (wasm) gives the Node native colours within 2/255 on >= 99% of values', { timeout: 300_000 }, async () => {
-  assert.ok(existsSync(DENO), `Deno is not installed at ${DENO}`);
   const shipped = readFileSync(join(ROOT, 'models', 'tinta-default.int8.onnx'));
   writeFileSync(join(dir, 'int8.onnx'), shipped);
   const c = await createColorizer({ model: new Uint8Array(shipped), backend: 'native', worker: false, threads: 1, cache: false });
@@ -88,13 +77,7 @@ test('the shipped int8 model in Deno (wasm) gives the Node native colours within
   } finally {
     await c.dispose();
   }
-  writeFileSync(join(dir, 'job.json'), JSON.stringify({ dir, width: W, height: H, png: false, model: 'int8.onnx', workers: [false] }));
-  const r = spawnSync(DENO, ['run', '-A', join(ROOT, 'test', 'deno', 'colorize.mjs'), join(dir, 'job.json')], {
-    cwd: ROOT, encoding: 'utf8', timeout: 240_000,
-    env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1' },
-  });
-  assert.equal(r.status, 0, `deno exited with ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
-  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { runs: DenoRun[] };
+  const out = runDenoJob<{ runs: DenoRun[] }>('colorize.mjs', dir, { dir, width: W, height: H, png: false, model: 'int8.onnx', workers: [false] });
   assert.deepEqual(out.runs.map((x) => x.name), ['inline-raw']);
   assert.equal(out.runs[0]!.error, undefined, JSON.stringify(out.runs[0]!.error));
   const got = new Uint8Array(readFileSync(join(dir, 'inline-raw.rgba')));

@@ -10,12 +10,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { createColorizer } from '../sdk/node.ts';
 import { ensureDist, DIST, ROOT } from './sdk-dist-build.ts';
 import { countOff, meanSpread } from './sdk-dist-compare.ts';
-import { buildStackModel, movingClip } from './video-fixtures.ts';
+import { buildStackModel, checkClipRuns, movingClip, nodeVideoReference, type ClipRun } from './video-fixtures.ts';
 import { startStaticServer, type Route } from './browser/server.ts';
-import { chromiumMissing, launchChromium, NO_GPU_FLAGS } from './browser/chromium.ts';
+import { chromiumGate, launchChromium, NO_GPU_FLAGS } from './browser/chromium.ts';
 
 const W = 96, H = 72, COUNT = 7;
 // Uneven weights: a stack read in the wrong order, or centred on the wrong frame, gives other colours.
@@ -25,14 +24,8 @@ const CLIP = movingClip(W, H, COUNT, 5);
 const SMOOTHING = 0.5;
 const ORT_DIST = join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
 
-let missing: string | null = null;
-let missingError: unknown;
-try {
-  missing = chromiumMissing();
-} catch (e) {
-  missingError = e;
-}
-const skip = missing ?? (missingError ? 'Chromium is missing (see the first test)' : false);
+const chromium = chromiumGate();
+const skip = chromium.skip;
 
 const reference: Record<'plain' | 'smoothed', Uint8ClampedArray[]> = { plain: [], smoothed: [] };
 const closers: (() => Promise<void>)[] = [];
@@ -53,33 +46,15 @@ const mapOrt = (code: string): string => code.replace(/(['"])onnxruntime-web\1/g
 before(async () => {
   if (skip) return;
   await ensureDist();
-  const c = await createColorizer({ model: MODEL, backend: 'native', worker: false, threads: 1, cache: false });
-  try {
-    for (const [key, smoothing] of [['plain', 0], ['smoothed', SMOOTHING]] as const) {
-      for await (const r of c.colorizeVideo(CLIP.map((f) => ({ data: f.data.slice(), width: W, height: H })), { smoothing })) reference[key].push(r.rgba().slice());
-    }
-  } finally {
-    await c.dispose();
-  }
+  Object.assign(reference, await nodeVideoReference(MODEL, CLIP, SMOOTHING));
 });
 
 after(async () => {
   for (const close of closers.reverse()) await close().catch(() => undefined);
 });
 
-interface PageRun {
-  name: string;
-  provider?: string;
-  inWorker?: boolean;
-  modelFrames?: number;
-  latency?: number;
-  perPush?: number[];
-  flushed?: number;
-  indices?: number[];
-  width?: number;
-  height?: number;
+interface PageRun extends ClipRun {
   rgba?: string[];
-  error?: { code?: string; message: string };
 }
 
 /** Runs test/deno/video.mjs's colorizeClip() in the page with the built bundle; the frames come back as base64. */
@@ -101,10 +76,7 @@ async function runInPage(page: Page, job: Record<string, unknown>): Promise<Page
   }, job);
 }
 
-test('Chromium is available for the browser video tests', (t) => {
-  if (missingError) throw missingError;
-  if (missing) t.skip(missing);
-});
+test('Chromium is available for the browser video tests', (t) => chromium.check(t));
 
 test('the built browser bundle runs the video API (5-frame stacked model, wasm, inline and in its worker, stream and colorizeVideo) with the Node frames', { skip, timeout: 300_000 }, async (t) => {
   assert.equal(reference.plain.length, COUNT);
@@ -135,22 +107,7 @@ test('the built browser bundle runs the video API (5-frame stacked model, wasm, 
     model: '/fixture/video-model.onnx', width: W, height: H, count: COUNT,
     stream: { smoothing: 0 }, iterate: { smoothing: SMOOTHING }, asImageData: true, extra: { backend: 'wasm', wasmPaths: '/ort/' },
   });
-  assert.deepEqual(runs.map((x) => x.name), ['inline-stream', 'inline-iterate', 'worker-stream', 'worker-iterate']);
-  for (const run of runs) {
-    assert.equal(run.error, undefined, `${run.name}: ${run.error?.code} ${run.error?.message}`);
-    assert.deepEqual([run.provider, run.inWorker, run.modelFrames], ['wasm', run.name.startsWith('worker'), 5], run.name);
-    assert.deepEqual([run.width, run.height], [W, H], run.name);
-    assert.deepEqual(run.indices, [...Array(COUNT).keys()], `${run.name}: frames in order`);
-    if (run.name.endsWith('stream')) {
-      assert.equal(run.latency, 2, run.name);
-      assert.deepEqual(run.perPush, [0, 0, 1, 1, 1, 1, 1], `${run.name}: frame t comes out when frame t + 2 goes in`);
-      assert.equal(run.flushed, 2, `${run.name}: the flush gives the last two frames`);
-    }
-    const ref = run.name.endsWith('stream') ? reference.plain : reference.smoothed;
-    const offs = ref.map((want, k) => countOff(want, new Uint8Array(Buffer.from(run.rgba![k]!, 'base64'))));
-    t.diagnostic(`${run.name}: pixels off by > 1/255 per frame: ${offs.join(' ')}`);
-    offs.forEach((off, k) => assert.ok(off <= W * H * 0.001, `${run.name}, frame ${k}: ${off} of ${W * H} pixels differ from Node by more than 1/255`));
-  }
+  checkClipRuns(t, runs, { width: W, height: H, count: COUNT, reference, frames: (run) => (k) => new Uint8Array(Buffer.from(run.rgba![k]!, 'base64')) });
   assert.deepEqual(errors, []);
   // The browser's own favicon request is the only thing this server did not have (its 404 is left out of `errors` above).
   assert.deepEqual(server.log.filter((l) => l.status !== 200 && l.path !== '/favicon.ico'), []);

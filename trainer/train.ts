@@ -6,7 +6,7 @@
  * state to continue exactly where it stopped. Checkpoints are written atomically (last and best),
  * on a timer, at the end of every epoch and when the run is interrupted (SIGINT -> AbortSignal).
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,7 +16,7 @@ import { getBuckets, serializeBuckets, type AbBuckets, type BucketScheme } from 
 import { rebalanceWeights, DEFAULT_REBALANCE_LAMBDA } from '../sdk/color/encode.ts';
 import { annealedMean, DEFAULT_TEMPERATURE } from '../sdk/color/decode.ts';
 import { writeImage } from '../sdk/image/node.ts';
-import { initBackend, type BackendInfo, type TrainBackend } from './backend.ts';
+import { initBackend, type TrainBackend } from './backend.ts';
 import { buildModel, presetConfig, type ModelConfig, type Preset, type Upsampling } from './model.ts';
 import { readCheckpoint, restoreModel, restoreOptimizer, saveCheckpoint } from './checkpoint.ts';
 import { writeFileAtomic } from '../sdk/io/atomic-node.ts';
@@ -29,8 +29,10 @@ import { readEmbeddingCache } from './embedding/cache.ts';
 import { batchEmbeddings, withEmbeddings } from './embedding/training.ts';
 import { colorizationLoss, bucketAccuracy } from './loss.ts';
 import { AbErrorHistogram } from './metrics.ts';
-import { lineChartSvg } from './report/plot.ts';
 import { colorizeTile, tileGrid } from './report/grid.ts';
+import { countStep, freshRunState, runPaths, stopBeforeStep, truncateMetrics, writeLossPlot, Throughput, type RunEvent, type RunPaths, type RunState, type TrainResult } from './run-dir.ts';
+
+export type { TrainResult } from './run-dir.ts';
 
 /** Everything a training run is configured by. */
 export interface TrainOptions {
@@ -85,26 +87,12 @@ export const TRAIN_DEFAULTS: Omit<TrainOptions, 'data' | 'out'> = {
 
 /** Progress events (one discriminated union). */
 export type TrainEvent =
-  | { type: 'backend'; info: BackendInfo; workers: number }
+  | RunEvent
   | { type: 'cache'; done: number; total: number; file: string }
   | { type: 'data'; train: number; val: number; report: CacheInfo }
   | { type: 'start'; fromStep: number; totalSteps: number; stepsPerEpoch: number; params: number; resumed: boolean }
   | { type: 'step'; step: number; epoch: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; lr: number; imagesPerSec: number; etaSec: number }
-  | { type: 'validation'; epoch: number; step: number; valLoss: number; valLossWeighted: number; accuracy: number; auc: number; best: boolean }
-  | { type: 'checkpoint'; path: string; step: number; reason: string }
-  | { type: 'notice'; message: string }
-  | { type: 'done'; step: number; epochs: number; interrupted: boolean; bestValLoss: number; seconds: number };
-
-/** What a finished (or interrupted) run reports. */
-export interface TrainResult {
-  runDir: string;
-  step: number;
-  epoch: number;
-  interrupted: boolean;
-  bestValLoss: number;
-  lastCheckpoint: string;
-  bestCheckpoint: string;
-}
+  | { type: 'validation'; epoch: number; step: number; valLoss: number; valLossWeighted: number; accuracy: number; auc: number; best: boolean };
 
 /** The persistent part of the config: a resumed run must agree on all of it. */
 interface ArchitectureConfig {
@@ -120,25 +108,6 @@ interface ArchitectureConfig {
   embedding?: { source: string; dim: number; gray?: string; network?: { resolution: number; multiple: number } };
 }
 
-interface RunState {
-  step: number;
-  epoch: number;
-  stepInEpoch: number;
-  bestValLoss: number;
-  trainSeconds: number;
-  imagesSeen: number;
-}
-
-const paths = (out: string) => ({
-  last: join(out, 'checkpoints', 'last.tinta'),
-  best: join(out, 'checkpoints', 'best.tinta'),
-  metrics: join(out, 'metrics.jsonl'),
-  plot: join(out, 'loss.svg'),
-  grid: (epoch: number) => join(out, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`),
-  command: join(out, 'command.txt'),
-  data: join(out, 'data-report.json'),
-});
-
 function conflicts(a: ArchitectureConfig, b: ArchitectureConfig): string[] {
   const out: string[] = [];
   const keys: (keyof ArchitectureConfig)[] = ['preset', 'size', 'fusion', 'rebalance', 'lambda', 'seed'];
@@ -152,29 +121,8 @@ function conflicts(a: ArchitectureConfig, b: ArchitectureConfig): string[] {
   return out;
 }
 
-/** Keep only metric lines at or before `step` (a resumed run rewrites what came after its checkpoint). */
-async function truncateMetrics(file: string, step: number): Promise<void> {
-  if (!existsSync(file)) return;
-  const keep = readFileSync(file, 'utf8').split('\n').filter((l) => {
-    if (!l.trim()) return false;
-    try { return (JSON.parse(l) as { step: number }).step <= step; } catch { return false; }
-  });
-  await writeFileAtomic(file, keep.map((l) => l + '\n').join(''));
-}
-
-async function writePlot(p: ReturnType<typeof paths>): Promise<void> {
-  if (!existsSync(p.metrics)) return;
-  const rows = readFileSync(p.metrics, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number | string>);
-  const train: [number, number][] = [];
-  let ema: number | undefined;
-  for (const r of rows) if (r.kind === 'train') { ema = ema === undefined ? (r.loss as number) : 0.95 * ema + 0.05 * (r.loss as number); train.push([r.step as number, ema]); }
-  const val = rows.filter((r) => r.kind === 'val').map((r) => [r.step as number, r.valLoss as number] as [number, number]);
-  const svg = lineChartSvg(
-    [{ name: 'train loss (EMA)', color: '#1f77b4', points: train.filter((_, i) => i % Math.max(1, Math.floor(train.length / 400)) === 0) }, { name: 'validation loss', color: '#d62728', points: val }],
-    { title: 'tinta training', xLabel: 'step', yLabel: 'loss' },
-  );
-  await writeFileAtomic(p.plot, svg);
-}
+/** The photo run's loss plot (training points thinned to about 400). */
+const writePlot = (p: RunPaths) => writeLossPlot(p, { title: 'tinta training', thinTo: 400 });
 
 function toHostBatch(b: Batch, emb?: { embedding: Float32Array; embeddingDim: number }): { n: number; size: number; buckets: number; L: Float32Array; target: Float32Array; embedding?: Float32Array; embeddingDim?: number } {
   return { n: b.n, size: b.size, buckets: b.q, L: b.L, target: b.target, ...emb };
@@ -245,7 +193,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
   if (o.embeddings && !o.fusion) throw new TintaError(ErrorCodes.BAD_ARGUMENT, '--embeddings is only used with --fusion.');
   const embCache = o.fusion && o.embeddings ? await readEmbeddingCache(o.embeddings) : undefined;
   const out = resolve(o.out);
-  const p = paths(out);
+  const p = runPaths(out);
   mkdirSync(join(out, 'checkpoints'), { recursive: true });
   mkdirSync(join(out, 'samples'), { recursive: true });
   const emit = o.onEvent ?? (() => {});
@@ -293,7 +241,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
   const arch: ArchitectureConfig = { preset: o.preset, size: o.size, model: modelCfg, buckets: serializeBuckets(buckets), fusion: o.fusion, rebalance: o.rebalance, lambda: o.lambda, seed: o.seed, ...(embCache ? { embedding: { source: embCache.source, dim: embCache.dim, gray: embCache.preprocessing.classifier.gray, network: embCache.preprocessing.network } } : {}) };
   let model: tfl.LayersModel;
   const optimizer = tf.train.adam(o.lr, 0.9, 0.99, 1e-7);
-  let state: RunState = { step: 0, epoch: 0, stepInEpoch: 0, bestValLoss: Infinity, trainSeconds: 0, imagesSeen: 0 };
+  let state: RunState = freshRunState();
   let prior: Float32Array;
   const resumed = o.resume && existsSync(p.last);
   if (resumed) {
@@ -338,15 +286,12 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
   let lastSave = Date.now();
   let interrupted = false;
   let stepsThisRun = 0;
-  const rate: number[] = [];
+  const rate = new Throughput();
   try {
     while (state.epoch < o.epochs) {
       const order = epochOrder(trainIdx.length, o.seed, state.epoch);
       for (; state.stepInEpoch < stepsPerEpoch; ) {
-        // A macrotask turn per step: signal handlers (Ctrl-C) and timers only run there, and an
-        // in-process step never leaves the microtask queue on its own.
-        await new Promise((r) => setImmediate(r));
-        if (o.signal?.aborted || (o.maxSteps && stepsThisRun >= o.maxSteps)) { interrupted = true; break; }
+        if (await stopBeforeStep(o, stepsThisRun)) { interrupted = true; break; }
         const ts = Date.now();
         const sel = new Uint32Array(o.batchSize);
         for (let i = 0; i < o.batchSize; i++) sel[i] = trainIdx[order[state.stepInEpoch * o.batchSize + i]!]!;
@@ -354,11 +299,9 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
         const lr = learningRateAt(state.step, o.lr, warmup, totalSteps);
         const r = await stepper.step(toHostBatch(batch, embCache && { embedding: batchEmbeddings(embCache, ds, sel), embeddingDim: embCache.dim }), state.step, lr, o.clipNorm);
         const dt = (Date.now() - ts) / 1000;
-        state.step++; state.stepInEpoch++; stepsThisRun++;
-        state.trainSeconds += dt; state.imagesSeen += o.batchSize;
-        rate.push(o.batchSize / dt);
-        if (rate.length > 20) rate.shift();
-        const ips = rate.reduce((a, b) => a + b, 0) / rate.length;
+        countStep(state, dt, o.batchSize);
+        stepsThisRun++;
+        const ips = rate.add(o.batchSize, dt);
         appendFileSync(p.metrics, JSON.stringify({ kind: 'train', step: state.step, epoch: state.epoch, loss: r.loss, gradNorm: r.gradNorm, lr, imagesPerSec: ips }) + '\n');
         emit({ type: 'step', step: state.step, epoch: state.epoch, stepInEpoch: state.stepInEpoch, stepsPerEpoch, loss: r.loss, lr, imagesPerSec: ips, etaSec: ((totalSteps - state.step) * o.batchSize) / ips });
         if (Date.now() - lastSave > o.checkpointMinutes * 60_000) {

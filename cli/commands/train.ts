@@ -1,16 +1,10 @@
 /** `tinta train`: the front of trainer/train.ts with a progress bar and Ctrl-C checkpointing. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { train, TRAIN_DEFAULTS, type TrainEvent } from '../../trainer/train.ts';
 import { parseNumber, parsePositiveInt } from '../options.ts';
+import { trainProgress } from '../train-progress.ts';
 import { runVideoTrain } from './video.ts';
-
-function formatEta(sec: number): string {
-  if (!Number.isFinite(sec)) return '?';
-  const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = Math.floor(sec % 60);
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s).padStart(2, '0')}s`;
-}
 
 /** Register the command on `program`. */
 export function registerTrain(program: Command): void {
@@ -64,37 +58,21 @@ Ctrl-C saves a checkpoint and exits; --resume continues from the exact step.`)
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       if (o.videoData !== undefined || o.frames !== undefined) return runVideoTrain(o, cmd);
       if (!o.data) cmd.error('error: required option \'--data <dir...>\' not specified (or --video-data for a video model)', { exitCode: 2 });
-      const abort = new AbortController();
-      let sigints = 0;
-      const onSigint = () => {
-        sigints++;
-        if (sigints > 1) process.exit(130);
-        process.stderr.write('\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)\n');
-        abort.abort();
-      };
-      process.on('SIGINT', onSigint);
-      const bar = new cliProgress.SingleBar({
-        format: 'epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | ETA {etaText}',
-        hideCursor: true, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 30_000, etaBuffer: 50,
-      }, cliProgress.Presets.shades_classic);
-      let barStarted = false;
+      const progress = trainProgress();
       const onEvent = (e: TrainEvent) => {
         switch (e.type) {
           case 'backend': console.log(`backend: ${e.info.name}${e.workers > 1 ? ` x ${e.workers} workers` : ''}${e.info.skipped.length ? ` (skipped: ${e.info.skipped.map((s) => s.name).join(', ')})` : ''}`); break;
           case 'data': console.log(`data: ${e.train} training, ${e.val} validation photos; skipped ${e.report.skipped.grayscale.length} grayscale, ${e.report.skipped.unreadable.length} unreadable, ${e.report.skipped.duplicates.length} duplicates`); break;
           case 'start':
             console.log(`${e.resumed ? 'resuming at' : 'starting at'} step ${e.fromStep} of ${e.totalSteps} (${e.stepsPerEpoch} per epoch), ${e.params.toLocaleString('en')} parameters`);
-            bar.start(e.totalSteps, e.fromStep, { epoch: 0, loss: '-', ips: '-', etaText: '?' });
-            barStarted = true;
+            progress.start(e.totalSteps, e.fromStep);
             break;
-          case 'step': bar.update(e.step, { epoch: e.epoch + 1, loss: e.loss.toFixed(3), ips: e.imagesPerSec.toFixed(1), etaText: formatEta(e.etaSec) }); break;
+          case 'step': progress.step(e); break;
           case 'validation':
-            if (barStarted) bar.stop(); barStarted = false;
+            progress.stop();
             console.log(`epoch ${e.epoch + 1}: val loss ${e.valLoss.toFixed(4)} (rebalanced ${e.valLossWeighted.toFixed(4)}), bucket accuracy ${(100 * e.accuracy).toFixed(1)}%, AuC ${(100 * e.auc).toFixed(2)}%${e.best ? ' (best)' : ''}`);
             break;
-          case 'checkpoint': if (e.reason !== 'timer') console.log(`checkpoint: ${e.path} (${e.reason}, step ${e.step})`); break;
-          case 'notice': console.log(e.message); break;
-          case 'done': if (barStarted) bar.stop(); console.log(`${e.interrupted ? 'stopped' : 'finished'} at step ${e.step} after ${(e.seconds / 60).toFixed(1)} min`); break;
+          case 'checkpoint': case 'notice': case 'done': progress.log(e); break;
           default: break;
         }
       };
@@ -107,11 +85,10 @@ Ctrl-C saves a checkpoint and exits; --resume continues from the exact step.`)
           fusion: o.fusion as boolean, embeddings: o.embeddings as string | undefined, rebalance: o.rebalance as boolean, lambda: o.lambda as number, workers: o.workers as number,
           backend: o.backend as 'auto', resume: o.resume as boolean, seed: o.seed as number, valFraction: o.valFraction as number,
           valLimit: o.valLimit as number, checkpointMinutes: o.checkpointMinutes as number, maxSteps: o.maxSteps as number | undefined,
-          command: ['tinta', ...process.argv.slice(2)].join(' '), onEvent, signal: abort.signal,
+          command: ['tinta', ...process.argv.slice(2)].join(' '), onEvent, signal: progress.signal,
         });
       } finally {
-        if (barStarted) bar.stop();
-        process.off('SIGINT', onSigint);
+        progress.close();
       }
     });
 }

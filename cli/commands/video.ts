@@ -16,6 +16,7 @@ import { ErrorCodes, TintaError, isTintaError } from '../../sdk/errors.ts';
 import { listFrames } from '../../trainer/video/frames.ts';
 import { trainVideo, VIDEO_TRAIN_DEFAULTS, type VideoTrainEvent, type VideoTrainOptions } from '../../trainer/video/train-video.ts';
 import type { OutputFormat } from '../batch.ts';
+import { trainProgress } from '../train-progress.ts';
 import { evaluateVideo, videoReportMarkdown, writeVideoReport } from '../../eval/video.ts';
 
 /** File extensions read as video files (through ffmpeg). */
@@ -178,31 +179,13 @@ export async function runColorizeVideo(inputs: string[], o: Omit<ColorizeSequenc
   }
 }
 
-function formatEta(sec: number): string {
-  if (!Number.isFinite(sec)) return '?';
-  const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = Math.floor(sec % 60);
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s).padStart(2, '0')}s`;
-}
-
 /** `tinta train --video-data DIR [--frames n]`: the CLI front of trainVideo. `o` holds train's parsed options. */
 export async function runVideoTrain(o: Record<string, unknown>, cmd: Command): Promise<void> {
   const d = VIDEO_TRAIN_DEFAULTS;
   // Options whose photo-training default is wrong for fine-tuning take the video default unless given.
   const given = (k: string) => cmd.getOptionValueSource(k) !== 'default' && o[k] !== undefined;
   if (!o.videoData) cmd.error('error: video training needs --video-data DIR (one sub-folder of frames per clip)', { exitCode: 2 });
-  const abort = new AbortController();
-  let sigints = 0;
-  const onSigint = () => {
-    if (++sigints > 1) process.exit(130);
-    process.stderr.write('\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)\n');
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
-  const bar = new cliProgress.SingleBar({
-    format: 'epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | ETA {etaText}',
-    hideCursor: true, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 30_000, etaBuffer: 50,
-  }, cliProgress.Presets.shades_classic);
-  let barStarted = false;
+  const progress = trainProgress();
   const onEvent = (e: VideoTrainEvent) => {
     switch (e.type) {
       case 'backend': console.log(`backend: ${e.info.name}${e.workers > 1 ? ` x ${e.workers} workers` : ''}`); break;
@@ -212,18 +195,14 @@ export async function runVideoTrain(o: Record<string, unknown>, cmd: Command): P
         break;
       case 'start':
         console.log(`${e.resumed ? 'resuming at' : 'starting at'} step ${e.fromStep} of ${e.totalSteps} (${e.stepsPerEpoch} per epoch), ${e.params.toLocaleString('en')} parameters${e.init ? `, from ${e.init}` : ''}`);
-        bar.start(e.totalSteps, e.fromStep, { epoch: 0, loss: '-', ips: '-', etaText: '?' });
-        barStarted = true;
+        progress.start(e.totalSteps, e.fromStep);
         break;
-      case 'step': bar.update(e.step, { epoch: e.epoch + 1, loss: e.loss.toFixed(3), ips: e.imagesPerSec.toFixed(1), etaText: formatEta(e.etaSec) }); break;
+      case 'step': progress.step(e); break;
       case 'validation':
-        if (barStarted) bar.stop();
-        barStarted = false;
+        progress.stop();
         console.log(`epoch ${e.epoch + 1}: val loss ${e.valLoss.toFixed(4)}, bucket accuracy ${(100 * e.accuracy).toFixed(1)}%, AuC ${(100 * e.auc).toFixed(2)}%, static-pixel flicker ${e.flicker.toFixed(3)} ab${e.best ? ' (best)' : ''}`);
         break;
-      case 'checkpoint': if (e.reason !== 'timer') console.log(`checkpoint: ${e.path} (${e.reason}, step ${e.step})`); break;
-      case 'notice': console.log(e.message); break;
-      case 'done': if (barStarted) bar.stop(); console.log(`${e.interrupted ? 'stopped' : 'finished'} at step ${e.step} after ${(e.seconds / 60).toFixed(1)} min`); break;
+      case 'checkpoint': case 'notice': case 'done': progress.log(e); break;
       default: break;
     }
   };
@@ -235,7 +214,7 @@ export async function runVideoTrain(o: Record<string, unknown>, cmd: Command): P
       clipNorm: o.clip as number, temporal: (o.temporal as number | undefined) ?? d.temporal, temporalSigma: (o.temporalSigma as number | undefined) ?? d.temporalSigma,
       valLimit: o.valLimit as number, rebalance: o.rebalance as boolean, lambda: o.lambda as number, workers: o.workers as number,
       backend: o.backend as 'auto', resume: o.resume as boolean, seed: o.seed as number, checkpointMinutes: o.checkpointMinutes as number,
-      command: ['tinta', ...process.argv.slice(2)].join(' '), onEvent, signal: abort.signal,
+      command: ['tinta', ...process.argv.slice(2)].join(' '), onEvent, signal: progress.signal,
     };
     if (o.init !== undefined) opts.init = o.init as string;
     if (given('size')) opts.size = Number(o.size);
@@ -246,8 +225,7 @@ export async function runVideoTrain(o: Record<string, unknown>, cmd: Command): P
     if (o.valCount !== undefined) opts.valCount = o.valCount as number;
     await trainVideo(opts);
   } finally {
-    if (barStarted) bar.stop();
-    process.off('SIGINT', onSigint);
+    progress.close();
   }
 }
 

@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { chromium, type BrowserContext } from 'playwright-core';
 
 /** The Chromium binary: $TINTA_CHROMIUM, else /usr/bin/chromium; null when absent. */
@@ -19,6 +20,24 @@ export function chromiumMissing(): string | null {
   const msg = 'Chromium is not installed (looked for $TINTA_CHROMIUM or /usr/bin/chromium); install it with `apt-get install -y --no-install-recommends chromium` (.ci/run does).';
   if (process.env.CI === 'true') throw new Error(`CI=true: the browser tests must run, but ${msg}`);
   return msg;
+}
+
+/** A browser test file's gate: `skip` for its tests' options, `check` as its first test (fails under CI=true without Chromium, else skips). */
+export function chromiumGate(): { skip: string | false; check(t: TestContext): void } {
+  let missing: string | null = null;
+  let missingError: unknown;
+  try {
+    missing = chromiumMissing();
+  } catch (e) {
+    missingError = e; // CI=true without Chromium: the first test fails with this
+  }
+  return {
+    skip: missing ?? (missingError ? 'Chromium is missing (see the first test)' : false),
+    check(t) {
+      if (missingError) throw missingError;
+      if (missing) t.skip(missing);
+    },
+  };
 }
 
 const BASE_FLAGS = ['--headless', '--no-sandbox', '--no-first-run', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

@@ -24,6 +24,7 @@ import { ErrorCodes, TintaError, isTintaError } from '../../sdk/errors.ts';
 import { decodeImage, resizeImage } from '../../sdk/image/node.ts';
 import type { RgbaImage } from '../../sdk/image/types.ts';
 import { scanImages } from './scan.ts';
+import { acquirePidLock } from '../lock.ts';
 
 /** Index file name inside the cache folder. */
 export const INDEX_FILE = 'index.json';
@@ -272,37 +273,13 @@ function createShardWriter(cacheDir: string, idx: CacheIndex): ShardWriter {
 // ---------------------------------------------------------------------------------------------
 // Lock: two builds appending to the same shard would interleave their bytes.
 
-async function acquireLock(cacheDir: string): Promise<() => Promise<void>> {
-  const p = join(cacheDir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(p, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return () => unlink(p).catch(() => undefined);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number.parseInt(await readFile(p, 'utf8').catch(() => ''), 10);
-      let alive = false;
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (k) {
-          alive = (k as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-        }
-      } else if (pid === process.pid) {
-        alive = true; // another build in this very process
-      }
-      if (alive) {
-        throw new TintaError(ErrorCodes.CONFIG_CONFLICT, `Another cache build (process ${pid}) is writing to "${cacheDir}". Wait for it to finish or use another cache folder.`, {
-          details: { cacheDir, pid },
-        });
-      }
-      await unlink(p).catch(() => undefined); // left by a build that crashed
-    }
-  }
-  throw new TintaError(ErrorCodes.CONFIG_CONFLICT, `Could not take the build lock of "${cacheDir}".`, { details: { cacheDir } });
+function acquireLock(cacheDir: string): Promise<() => Promise<void>> {
+  return acquirePidLock(join(cacheDir, LOCK_FILE), {
+    held: (pid) => new TintaError(ErrorCodes.CONFIG_CONFLICT, `Another cache build (process ${pid}) is writing to "${cacheDir}". Wait for it to finish or use another cache folder.`, {
+      details: { cacheDir, pid },
+    }),
+    failed: () => new TintaError(ErrorCodes.CONFIG_CONFLICT, `Could not take the build lock of "${cacheDir}".`, { details: { cacheDir } }),
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,10 +14,11 @@
  * loses at most the batch being written; a later run recomputes what is missing.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TintaError, ErrorCodes } from '../../sdk/errors.ts';
 import { writeFileAtomic } from '../../sdk/io/atomic-node.ts';
+import { acquirePidLock } from '../lock.ts';
 import type { ResolvedDescriptor } from '../../converters/fuse-classifier.ts';
 import type { NetworkView } from './preprocess.ts';
 
@@ -172,26 +173,11 @@ export async function readEmbeddingCache(dir: string): Promise<EmbeddingCache> {
   };
 }
 
-async function acquireLock(dir: string): Promise<() => Promise<void>> {
-  const p = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(p, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return () => unlink(p).catch(() => undefined);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number.parseInt(await readFile(p, 'utf8').catch(() => ''), 10);
-      let alive = pid === process.pid;
-      if (!alive && Number.isSafeInteger(pid) && pid > 0) {
-        try { process.kill(pid, 0); alive = true; } catch (k) { alive = (k as NodeJS.ErrnoException).code === 'EPERM'; }
-      }
-      if (alive) throw new TintaError(ErrorCodes.CONFIG_CONFLICT, `Another \`tinta embed\` (process ${pid}) is writing to "${dir}". Wait for it to finish or use another --out.`, { details: { dir, pid } });
-      await unlink(p).catch(() => undefined); // left by a run that crashed
-    }
-  }
-  throw new TintaError(ErrorCodes.CONFIG_CONFLICT, `Could not take the lock of "${dir}".`, { details: { dir } });
+function acquireLock(dir: string): Promise<() => Promise<void>> {
+  return acquirePidLock(join(dir, LOCK_FILE), {
+    held: (pid) => new TintaError(ErrorCodes.CONFIG_CONFLICT, `Another \`tinta embed\` (process ${pid}) is writing to "${dir}". Wait for it to finish or use another --out.`, { details: { dir, pid } }),
+    failed: () => new TintaError(ErrorCodes.CONFIG_CONFLICT, `Could not take the lock of "${dir}".`, { details: { dir } }),
+  });
 }
 
 /** A cache opened for appending. */

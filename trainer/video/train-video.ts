@@ -7,7 +7,7 @@
  * term (temporal-loss.ts). The run directory has the same layout as a photo run, so `tinta export`
  * and `--resume` work the same way.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -17,7 +17,7 @@ import { getBuckets, parseBuckets, serializeBuckets, type AbBuckets, type Bucket
 import { bucketPrior, rebalanceWeights, DEFAULT_REBALANCE_LAMBDA } from '../../sdk/color/encode.ts';
 import { annealedMean, DEFAULT_TEMPERATURE } from '../../sdk/color/decode.ts';
 import { writeFileAtomic } from '../../sdk/io/atomic-node.ts';
-import { initBackend, type BackendInfo, type TrainBackend } from '../backend.ts';
+import { initBackend, type TrainBackend } from '../backend.ts';
 import { buildModel, presetConfig, type ModelConfig, type Preset } from '../model.ts';
 import { readCheckpoint, restoreModel, restoreOptimizer, saveCheckpoint } from '../checkpoint.ts';
 import { applyGradients, learningRateAt, trainableVariables } from '../step.ts';
@@ -26,7 +26,7 @@ import { GradientPool } from '../parallel/pool.ts';
 import { colorizationLoss, bucketAccuracy } from '../loss.ts';
 import { AbErrorHistogram } from '../metrics.ts';
 import { cacheSide } from '../data/cache.ts';
-import { lineChartSvg } from '../report/plot.ts';
+import { countStep, freshRunState, runPaths, stopBeforeStep, truncateMetrics, writeLossPlot, Throughput, type RunEvent, type RunPaths, type RunState, type TrainResult } from '../run-dir.ts';
 import { allSamples, loadClips, scanClips, splitClips, StackBatcher, videoEpochOrder, type ClipFrames, type StackBatch, type StackSample } from './frames.ts';
 import { widenCheckpoint, type WidenMode } from './widen.ts';
 import { computeVideoGradients, staticWeights, DEFAULT_TEMPORAL_SIGMA } from './temporal-loss.ts';
@@ -84,43 +84,17 @@ export const VIDEO_TRAIN_DEFAULTS: Omit<VideoTrainOptions, 'videoData' | 'out'> 
 
 /** Progress events (one discriminated union, shaped like the photo trainer's). */
 export type VideoTrainEvent =
-  | { type: 'backend'; info: BackendInfo; workers: number }
+  | RunEvent
   | { type: 'clips'; train: string[]; val: string[]; trainSamples: number; valSamples: number; skipped: { clip: string; reason: string }[] }
   | { type: 'start'; fromStep: number; totalSteps: number; stepsPerEpoch: number; params: number; resumed: boolean; init: string | null }
   | { type: 'step'; step: number; epoch: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; temporal: number; lr: number; imagesPerSec: number; etaSec: number }
-  | { type: 'validation'; epoch: number; step: number; valLoss: number; accuracy: number; auc: number; flicker: number; best: boolean }
-  | { type: 'checkpoint'; path: string; step: number; reason: string }
-  | { type: 'notice'; message: string }
-  | { type: 'done'; step: number; epochs: number; interrupted: boolean; bestValLoss: number; seconds: number };
+  | { type: 'validation'; epoch: number; step: number; valLoss: number; accuracy: number; auc: number; flicker: number; best: boolean };
 
-/** What a finished (or interrupted) run reports. */
-export interface VideoTrainResult {
-  runDir: string;
-  step: number;
-  epoch: number;
-  interrupted: boolean;
-  bestValLoss: number;
-  lastCheckpoint: string;
-  bestCheckpoint: string;
-}
+/** What a finished (or interrupted) run reports (the photo trainer's result). */
+export type VideoTrainResult = TrainResult;
 
-interface RunState {
-  step: number;
-  epoch: number;
-  stepInEpoch: number;
-  bestValLoss: number;
-  trainSeconds: number;
-  imagesSeen: number;
-}
-
-const paths = (out: string) => ({
-  last: join(out, 'checkpoints', 'last.tinta'),
-  best: join(out, 'checkpoints', 'best.tinta'),
-  metrics: join(out, 'metrics.jsonl'),
-  plot: join(out, 'loss.svg'),
-  command: join(out, 'command.txt'),
-  data: join(out, 'data-report.json'),
-});
+/** The video run's loss plot (every training point drawn). */
+const writePlot = (p: RunPaths) => writeLossPlot(p, { title: 'tinta video training' });
 
 /** Validation on held-out stacks: loss, accuracy, AuC, and the low-res flicker between consecutive centre frames. */
 function validate(model: tfl.LayersModel, batcher: StackBatcher, samples: StackSample[], o: { size: number; frames: number; buckets: AbBuckets; seed: number; batchSize: number; sigma: number }): { valLoss: number; accuracy: number; auc: number; flicker: number } {
@@ -208,7 +182,7 @@ export async function trainVideo(options: Partial<VideoTrainOptions> & Pick<Vide
   if (!(o.temporal >= 0 && Number.isFinite(o.temporal))) throw new TintaError(ErrorCodes.BAD_ARGUMENT, `--temporal must be a finite weight >= 0; got ${o.temporal}.`);
   if (o.temporal > 0 && o.batchSize < 2) throw new TintaError(ErrorCodes.BAD_ARGUMENT, 'The temporal term needs a batch of at least 2 (one pair of consecutive stacks).');
   const out = resolve(o.out);
-  const p = paths(out);
+  const p = runPaths(out);
   mkdirSync(join(out, 'checkpoints'), { recursive: true });
   const emit = o.onEvent ?? (() => {});
   const t0 = Date.now();
@@ -252,7 +226,7 @@ export async function trainVideo(options: Partial<VideoTrainOptions> & Pick<Vide
   let model: tfl.LayersModel;
   let modelCfg: ModelConfig;
   const optimizer = tf.train.adam(o.lr, 0.9, 0.99, 1e-7);
-  let state: RunState = { step: 0, epoch: 0, stepInEpoch: 0, bestValLoss: Infinity, trainSeconds: 0, imagesSeen: 0 };
+  let state: RunState = freshRunState();
   let prior: Float32Array | undefined;
   if (resumed) {
     const saved = ck!.header.config as { frames?: number; size?: number; model: ModelConfig };
@@ -309,15 +283,13 @@ export async function trainVideo(options: Partial<VideoTrainOptions> & Pick<Vide
   let lastSave = Date.now();
   let interrupted = false;
   let stepsThisRun = 0;
-  const rate: number[] = [];
+  const rate = new Throughput();
   const vo = { size, frames: F, buckets, seed: o.seed, batchSize: o.batchSize, sigma: o.temporalSigma };
   try {
     while (state.epoch < o.epochs) {
       const order = videoEpochOrder(trainSamples.length, o.seed, state.epoch);
       for (; state.stepInEpoch < stepsPerEpoch; ) {
-        // A macrotask turn per step, so Ctrl-C and the checkpoint timer get to run.
-        await new Promise((r) => setImmediate(r));
-        if (o.signal?.aborted || (o.maxSteps && stepsThisRun >= o.maxSteps)) { interrupted = true; break; }
+        if (await stopBeforeStep(o, stepsThisRun)) { interrupted = true; break; }
         const ts = Date.now();
         const sel: StackSample[] = [];
         for (let i = 0; i < samplesPerStep; i++) sel.push(trainSamples[order[state.stepInEpoch * samplesPerStep + i]!]!);
@@ -327,11 +299,9 @@ export async function trainVideo(options: Partial<VideoTrainOptions> & Pick<Vide
           ? await tstep.stepPairs(b, state.step, lr, o.clipNorm)
           : { ...(await stepper.step({ n: b.n, size, buckets: b.q, L: b.L, target: b.target }, state.step, lr, o.clipNorm)), temporal: 0 };
         const dt = (Date.now() - ts) / 1000;
-        state.step++; state.stepInEpoch++; stepsThisRun++;
-        state.trainSeconds += dt; state.imagesSeen += b.n;
-        rate.push(b.n / dt);
-        if (rate.length > 20) rate.shift();
-        const ips = rate.reduce((x, y) => x + y, 0) / rate.length;
+        countStep(state, dt, b.n);
+        stepsThisRun++;
+        const ips = rate.add(b.n, dt);
         appendFileSync(p.metrics, JSON.stringify({ kind: 'train', step: state.step, epoch: state.epoch, loss: r.loss, temporal: r.temporal, gradNorm: r.gradNorm, lr, imagesPerSec: ips }) + '\n');
         emit({ type: 'step', step: state.step, epoch: state.epoch, stepInEpoch: state.stepInEpoch, stepsPerEpoch, loss: r.loss, temporal: r.temporal, lr, imagesPerSec: ips, etaSec: ((totalSteps - state.step) * b.n) / ips });
         if (Date.now() - lastSave > o.checkpointMinutes * 60_000) {
@@ -367,24 +337,3 @@ export async function trainVideo(options: Partial<VideoTrainOptions> & Pick<Vide
   return { runDir: out, step: state.step, epoch: state.epoch, interrupted, bestValLoss: state.bestValLoss, lastCheckpoint: p.last, bestCheckpoint: p.best };
 }
 
-/** Keep only metric lines at or before `step` (a resumed run rewrites what came after its checkpoint). */
-async function truncateMetrics(file: string, step: number): Promise<void> {
-  if (!existsSync(file)) return;
-  const keep = readFileSync(file, 'utf8').split('\n').filter((l) => {
-    try { return l.trim() !== '' && (JSON.parse(l) as { step: number }).step <= step; } catch { return false; }
-  });
-  await writeFileAtomic(file, keep.map((l) => l + '\n').join(''));
-}
-
-async function writePlot(p: ReturnType<typeof paths>): Promise<void> {
-  if (!existsSync(p.metrics)) return;
-  const rows = readFileSync(p.metrics, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number | string>);
-  const train: [number, number][] = [];
-  let ema: number | undefined;
-  for (const r of rows) if (r.kind === 'train') { ema = ema === undefined ? (r.loss as number) : 0.95 * ema + 0.05 * (r.loss as number); train.push([r.step as number, ema]); }
-  const val = rows.filter((r) => r.kind === 'val').map((r) => [r.step as number, r.valLoss as number] as [number, number]);
-  await writeFileAtomic(p.plot, lineChartSvg(
-    [{ name: 'train loss (EMA)', color: '#1f77b4', points: train }, { name: 'validation loss', color: '#d62728', points: val }],
-    { title: 'tinta video training', xLabel: 'step', yLabel: 'loss' },
-  ));
-}
