@@ -17,7 +17,7 @@
  *   5. lay out as NCHW [N, 3, h, w] or NHWC [N, h, w, 3].
  */
 import { TintaError, ErrorCodes } from '../sdk/errors.ts';
-import { labToSrgb } from '../sdk/color/lab.ts';
+import { labToLinearRgb, linearToSrgb } from '../sdk/color/lab.ts';
 import type { EmbeddingDescriptor } from '../trainer/embedding/descriptor.ts';
 
 /** What a classifier's output holds: logits get a softmax in the fused graph, probabilities are used as they are. */
@@ -149,9 +149,11 @@ export function resizeBilinear(src: Float32Array, sw: number, sh: number, dw: nu
   return out;
 }
 
+const neutral = new Float64Array(3); // scratch: grayFromL runs once per pixel
+
 /** The gray value in [0, 1] the classifier sees for lightness L (step 2 of the header). */
 export function grayFromL(L: number, mode: GrayMode): number {
-  return mode === 'lightness' ? L / 100 : labToSrgb(L, 0, 0)[0];
+  return mode === 'lightness' ? L / 100 : linearToSrgb(labToLinearRgb(L, 0, 0, neutral)[0]!);
 }
 
 /**

@@ -14,16 +14,11 @@
  * white folded in, sum to 1. The constants are sdk/color's (lab.ts); the tests hold the graph to
  * `labToSrgb` over the whole L range.
  */
-import { LAB_EPSILON, LAB_KAPPA } from '../sdk/color/lab.ts';
+import { LAB_EPSILON, LAB_KAPPA, SRGB_CURVE } from '../sdk/color/lab.ts';
 import type { InputSpec } from '../sdk/model/metadata.ts';
 import type { GraphBuilder } from './onnx/model.ts';
 import type { ResolvedDescriptor } from './fuse-classifier.ts';
 
-// IEC 61966-2-1, as in sdk/color/lab.ts linearToSrgb.
-const SRGB_LINEAR_LIMIT = 0.0031308;
-const SRGB_LINEAR_SLOPE = 12.92;
-const SRGB_GAMMA = 2.4;
-const SRGB_A = 0.055;
 
 /**
  * Adds the nodes that compute the classifier input `out` from the network input `x`; every new name
@@ -69,10 +64,10 @@ export function emitClassifierInput(b: GraphBuilder, x: string, input: InputSpec
     const cube = op('Mul', [op('Mul', [fy, fy], 'fy2'), fy], 'fy3');
     const linear = op('Div', [L, scalar('kappa', LAB_KAPPA)], 'Lkappa');
     const Y = op('Where', [op('Greater', [L, scalar('L_limit', LAB_KAPPA * LAB_EPSILON)], 'bright'), cube, linear], 'Y');
-    const dark = op('LessOrEqual', [Y, scalar('Y_limit', SRGB_LINEAR_LIMIT)], 'dark');
-    const low = op('Mul', [Y, scalar('slope', SRGB_LINEAR_SLOPE)], 'low');
-    const pow = op('Pow', [Y, scalar('inv_gamma', 1 / SRGB_GAMMA)], 'pow');
-    const high = op('Sub', [op('Mul', [pow, scalar('gain', 1 + SRGB_A)], 'scaled'), scalar('a', SRGB_A)], 'high');
+    const dark = op('LessOrEqual', [Y, scalar('Y_limit', SRGB_CURVE.linearLimit)], 'dark');
+    const low = op('Mul', [Y, scalar('slope', SRGB_CURVE.slope)], 'low');
+    const pow = op('Pow', [Y, scalar('inv_gamma', 1 / SRGB_CURVE.gamma)], 'pow');
+    const high = op('Sub', [op('Mul', [pow, scalar('gain', 1 + SRGB_CURVE.offset)], 'scaled'), scalar('a', SRGB_CURVE.offset)], 'high');
     gray = op('Where', [dark, low, high], 'gray');
   }
 

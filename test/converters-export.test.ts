@@ -23,7 +23,7 @@ import { readOnnxMetadata } from '../sdk/model/onnx-metadata.ts';
 import { MetaKeys, parseModelInfo } from '../sdk/model/metadata.ts';
 import { getBuckets, serializeBuckets } from '../sdk/color/buckets.ts';
 import { TintaError, ErrorCodes } from '../sdk/errors.ts';
-import { randomizeWeights, rng } from './converters-fixtures.ts';
+import { randomizeWeights, rng, expectCode } from './converters-fixtures.ts';
 
 type Ort = typeof ortNode;
 const runtimes: [string, Ort][] = [
@@ -72,15 +72,6 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
-}
-
-function expectCode(code: string, re?: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof TintaError, `expected a TintaError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  };
 }
 
 const CASES: { preset: Preset; upsampling: Upsampling; fusion: boolean; width: number }[] = [

@@ -6,6 +6,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { nearestBucket, type AbBuckets } from '../sdk/color/buckets.ts';
 import { rgba8ToLab } from '../sdk/color/lab.ts';
 import { createRng } from '../trainer/data/rng.ts';
+import assert from 'node:assert/strict';
+import { TintaError } from '../sdk/errors.ts';
 
 /** A small deterministic PRNG (mulberry32) returning values in [0, 1). */
 export function rng(seed: number): () => number {
@@ -136,4 +138,14 @@ function concat(parts: Float32Array[]): Float32Array {
   let off = 0;
   for (const p of parts) { out.set(p, off); off += p.length; }
   return out;
+}
+
+/** An `assert.throws`/`rejects` validator: a TintaError with `code` (and a message matching `re`). */
+export function expectCode(code: string, re?: RegExp): (e: unknown) => true {
+  return (e: unknown) => {
+    assert.ok(e instanceof TintaError, `expected a TintaError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (re) assert.match(e.message, re);
+    return true;
+  };
 }

@@ -30,6 +30,7 @@ import { createColorizer } from '../sdk/node.ts';
 import { TintaError, ErrorCodes } from '../sdk/errors.ts';
 import { buildTestClassifier, buildFusionColorizer } from './fuse-fixtures.ts';
 import { syntheticPhoto } from './sdk-fixtures.ts';
+import { expectCode } from './converters-fixtures.ts';
 
 type Ort = typeof ortNode;
 const runtimes: [string, Ort][] = [['onnxruntime-node', ortNode], ['onnxruntime-web', ortWeb as unknown as Ort]];
@@ -50,15 +51,6 @@ before(async () => {
   classifier = buildTestClassifier({ classes: D });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function expectCode(code: string, re?: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof TintaError, `expected a TintaError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  };
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);

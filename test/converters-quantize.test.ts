@@ -32,7 +32,7 @@ import { parseModelInfo } from '../sdk/model/metadata.ts';
 import { readOnnxMetadata } from '../sdk/model/onnx-metadata.ts';
 import { writeImage } from '../sdk/image/node.ts';
 import { TintaError, ErrorCodes } from '../sdk/errors.ts';
-import { randomizeWeights, syntheticPhoto, trainBriefly } from './converters-fixtures.ts';
+import { randomizeWeights, syntheticPhoto, trainBriefly, expectCode } from './converters-fixtures.ts';
 
 type Ort = typeof ortNode;
 ortWeb.env.wasm.numThreads = 1;
@@ -61,15 +61,6 @@ before(async () => {
   model.dispose();
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function expectCode(code: string, re?: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof TintaError, `expected a TintaError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  };
-}
 
 async function logits(ort: Ort, bytes: Uint8Array, img: CalibrationImage, emb: Float32Array): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });

@@ -16,7 +16,7 @@ import { ensureDist, DIST, ROOT } from './sdk-dist-build.ts';
 import { countOff, meanSpread } from './sdk-dist-compare.ts';
 import { buildTestModel, syntheticPhoto } from './sdk-fixtures.ts';
 import { startStaticServer, type Route, type StaticServer } from './browser/server.ts';
-import { chromiumMissing, launchChromium, NO_GPU_FLAGS, SWIFTSHADER_WEBGPU_FLAGS } from './browser/chromium.ts';
+import { chromiumGate, launchChromium, NO_GPU_FLAGS, SWIFTSHADER_WEBGPU_FLAGS } from './browser/chromium.ts';
 
 const W = 333, H = 217;
 const MODEL = buildTestModel();
@@ -24,14 +24,8 @@ const INT8 = new Uint8Array(readFileSync(join(ROOT, 'models', 'tinta-default.int
 const ORT_DIST = join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
 const PAGES = join(ROOT, 'test', 'browser');
 
-let missing: string | null = null;
-let missingError: unknown;
-try {
-  missing = chromiumMissing();
-} catch (e) {
-  missingError = e; // CI=true without Chromium: the first test fails with this
-}
-const skip = missing ?? (missingError ? 'Chromium is missing (see the first test)' : false);
+const chromium = chromiumGate();
+const skip = chromium.skip;
 
 let reference: Uint8ClampedArray;
 const closers: (() => Promise<void>)[] = [];
@@ -149,8 +143,7 @@ async function openDirectPage(flags: string[]): Promise<{ page: Page; errors: st
 }
 
 test('Chromium is available for the browser tests', (t) => {
-  if (missingError) throw missingError;
-  if (missing) t.skip(missing);
+  chromium.check(t);
 });
 
 test('the built browser bundle in Chromium: wasm inline and in its worker give the Node colours (333x217)', { skip, timeout: 300_000 }, async () => {

@@ -32,15 +32,15 @@ export function testModelInfo(over: Partial<Omit<ModelInfo, 'formatVersion'>> = 
   };
 }
 
-/** Bytes of the test model; `metadata: false` leaves the tinta metadata out. */
-export function buildTestModel(opts: { metadata?: boolean; info?: Partial<Omit<ModelInfo, 'formatVersion'>>; channels?: number } = {}): Uint8Array {
-  const info = testModelInfo(opts.info);
+/**
+ * The test models' body from the one-channel L-like tensor `input`: 3x3 blur, 4x4 average pool and
+ * a 1x1 head whose logits are linear in x = L/50 - 1 (neutral -12x - 4, green -4x, warm 6x, the rest
+ * -4), so dark -> neutral, mid -> green, light -> warm. Output: `logits` [1, Q, h, w].
+ */
+export function addTestHead(g: GraphBuilder, info: Omit<ModelInfo, 'formatVersion'>, input: string): void {
   const q = info.buckets.count;
-  const g = new GraphBuilder({ name: 'tinta-test' });
-  g.addInput('L', DataType.FLOAT, [1, 1, 'H', 'W']);
   g.addInitializer('blur.w', new Float32Array(9).fill(1 / 9), [1, 1, 3, 3]);
   g.addInitializer('blur.b', new Float32Array([0]), [1]);
-  // Logits are linear in x = L/50 - 1: neutral -12x - 4, green -4x, warm 6x, the rest -4.
   const neutral = nearestBucket(info.buckets, 0, 0);
   const green = nearestBucket(info.buckets, GREEN_AB[0], GREEN_AB[1]);
   const warm = nearestBucket(info.buckets, WARM_AB[0], WARM_AB[1]);
@@ -50,10 +50,18 @@ export function buildTestModel(opts: { metadata?: boolean; info?: Partial<Omit<M
   w[warm] = 6; b[warm] = 0;
   g.addInitializer('head.w', w, [q, 1, 1, 1]);
   g.addInitializer('head.b', b, [q]);
-  g.addNode({ opType: 'Conv', inputs: ['L', 'blur.w', 'blur.b'], outputs: ['blurred'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } });
+  g.addNode({ opType: 'Conv', inputs: [input, 'blur.w', 'blur.b'], outputs: ['blurred'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } });
   g.addNode({ opType: 'AveragePool', inputs: ['blurred'], outputs: ['pooled'], attrs: { kernel_shape: [4, 4], strides: [4, 4] } });
   g.addNode({ opType: 'Conv', inputs: ['pooled', 'head.w', 'head.b'], outputs: ['logits'], attrs: { kernel_shape: [1, 1] } });
   g.addOutput('logits', DataType.FLOAT, [1, q, 'h', 'w']);
+}
+
+/** Bytes of the test model; `metadata: false` leaves the tinta metadata out. */
+export function buildTestModel(opts: { metadata?: boolean; info?: Partial<Omit<ModelInfo, 'formatVersion'>>; channels?: number } = {}): Uint8Array {
+  const info = testModelInfo(opts.info);
+  const g = new GraphBuilder({ name: 'tinta-test' });
+  g.addInput('L', DataType.FLOAT, [1, 1, 'H', 'W']);
+  addTestHead(g, info, 'L');
   return encodeModel({ graph: g, producer: 'tinta-test', metadata: opts.metadata === false ? {} : buildMetadata(info) });
 }
 

@@ -7,7 +7,7 @@ import { buildMetadata } from '../sdk/model/metadata.ts';
 import { nearestBucket } from '../sdk/color/buckets.ts';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { GREEN_AB, WARM_AB, testModelInfo } from './sdk-fixtures.ts';
+import { addTestHead, testModelInfo } from './sdk-fixtures.ts';
 import { countOff } from './sdk-dist-compare.ts';
 
 /**
@@ -18,28 +18,13 @@ import { countOff } from './sdk-dist-compare.ts';
 export function buildStackModel(mix: number[]): Uint8Array {
   const n = mix.length;
   const info = testModelInfo({ frames: n, provenance: { source: 'test/video-fixtures.ts' } });
-  const q = info.buckets.count;
   const g = new GraphBuilder({ name: 'tinta-video-test' });
   g.addInput('L', DataType.FLOAT, [1, n, 'H', 'W']);
   // The normalised input is L/50 - 1 per frame; mixing weights that sum to 1 keep that form.
   g.addInitializer('mix.w', Float32Array.from(mix), [1, n, 1, 1]);
   g.addInitializer('mix.b', new Float32Array([0]), [1]);
-  g.addInitializer('blur.w', new Float32Array(9).fill(1 / 9), [1, 1, 3, 3]);
-  g.addInitializer('blur.b', new Float32Array([0]), [1]);
-  const neutral = nearestBucket(info.buckets, 0, 0);
-  const green = nearestBucket(info.buckets, GREEN_AB[0], GREEN_AB[1]);
-  const warm = nearestBucket(info.buckets, WARM_AB[0], WARM_AB[1]);
-  const w = new Float32Array(q), b = new Float32Array(q).fill(-4);
-  w[neutral] = -12; b[neutral] = -4;
-  w[green] = -4; b[green] = 0;
-  w[warm] = 6; b[warm] = 0;
-  g.addInitializer('head.w', w, [q, 1, 1, 1]);
-  g.addInitializer('head.b', b, [q]);
   g.addNode({ opType: 'Conv', inputs: ['L', 'mix.w', 'mix.b'], outputs: ['mixed'], attrs: { kernel_shape: [1, 1] } });
-  g.addNode({ opType: 'Conv', inputs: ['mixed', 'blur.w', 'blur.b'], outputs: ['blurred'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } });
-  g.addNode({ opType: 'AveragePool', inputs: ['blurred'], outputs: ['pooled'], attrs: { kernel_shape: [4, 4], strides: [4, 4] } });
-  g.addNode({ opType: 'Conv', inputs: ['pooled', 'head.w', 'head.b'], outputs: ['logits'], attrs: { kernel_shape: [1, 1] } });
-  g.addOutput('logits', DataType.FLOAT, [1, q, 'h', 'w']);
+  addTestHead(g, info, 'mixed');
   return encodeModel({ graph: g, producer: 'tinta-test', metadata: buildMetadata(info) });
 }
 

@@ -53,6 +53,9 @@ const FWD = SRGB_TO_XYZ.map((v, k) => v / D65_WHITE[Math.floor(k / 3)]!);
 // Inverse matrix with the white folded in (columns multiplied by Xn, Yn, Zn).
 const INV = XYZ_TO_SRGB.map((v, k) => v * D65_WHITE[k % 3]!);
 
+/** The sRGB transfer curve's constants (IEC 61966-2-1), for code that rebuilds it elsewhere (e.g. as ONNX nodes). */
+export const SRGB_CURVE = Object.freeze({ linearLimit: 0.0031308, encodedLimit: 0.04045, slope: 12.92, gamma: 2.4, offset: 0.055 });
+
 /** The exact sRGB decoding curve: encoded [0,1] -> linear [0,1]. */
 export function srgbToLinear(c: number): number {
   return c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);

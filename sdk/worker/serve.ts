@@ -33,6 +33,31 @@ export function serveWorker(endpoint: Endpoint, runtime: RuntimeAdapter, ends: W
     });
   };
 
+  /**
+   * One call `id` of the host that stops at its next stage boundary once cancelled (or crashes there
+   * under the test hook); its reply goes back with `buffers` transferred.
+   */
+  async function cancellable<R>(id: number, call: (check: (stage: string) => Promise<void>) => Promise<R>, buffers: (r: R) => ArrayBufferLike[]): Promise<R> {
+    running.add(id);
+    const work = call(async (stage) => {
+      // Let queued messages (a cancel) in before deciding to go on.
+      await yieldToEventLoop();
+      if (crash) await die(crash);
+      if (cancelled.has(id)) throw abortedError(stage);
+    });
+    active.add(work);
+    try {
+      const reply = await work;
+      return transfer(reply, buffers(reply) as Transferable[]);
+    } catch (e) {
+      throw toWire(e);
+    } finally {
+      active.delete(work);
+      running.delete(id);
+      cancelled.delete(id);
+    }
+  }
+
   const api: WorkerApi = {
     async init(req) {
       try {
@@ -41,45 +66,8 @@ export function serveWorker(endpoint: Endpoint, runtime: RuntimeAdapter, ends: W
         throw toWire(e);
       }
     },
-    async run(id, req) {
-      running.add(id);
-      const work = host.run(req, async (stage) => {
-        // Let queued messages (a cancel) in before deciding to go on.
-        await yieldToEventLoop();
-        if (crash) await die(crash);
-        if (cancelled.has(id)) throw abortedError(stage);
-      });
-      active.add(work);
-      try {
-        const reply = await work;
-        return transfer(reply, [reply.rgba.buffer, reply.ab.buffer]);
-      } catch (e) {
-        throw toWire(e);
-      } finally {
-        active.delete(work);
-        running.delete(id);
-        cancelled.delete(id);
-      }
-    },
-    async video(id, req) {
-      running.add(id);
-      const work = host.video(req, async (stage) => {
-        await yieldToEventLoop();
-        if (crash) await die(crash);
-        if (cancelled.has(id)) throw abortedError(stage);
-      });
-      active.add(work);
-      try {
-        const reply = await work;
-        return transfer(reply, reply.frames.flatMap((f) => [f.rgba.buffer, f.ab.buffer]));
-      } catch (e) {
-        throw toWire(e);
-      } finally {
-        active.delete(work);
-        running.delete(id);
-        cancelled.delete(id);
-      }
-    },
+    run: (id, req) => cancellable(id, (check) => host.run(req, check), (r) => [r.rgba.buffer, r.ab.buffer]),
+    video: (id, req) => cancellable(id, (check) => host.video(req, check), (r) => r.frames.flatMap((f) => [f.rgba.buffer, f.ab.buffer])),
     cancel(id) {
       if (running.has(id)) cancelled.add(id);
     },
