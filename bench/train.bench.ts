@@ -2,19 +2,25 @@
  * Training throughput: images/s of the `tiny` and `seed` presets at 64, 128 and 224 px for the plain
  * CPU backend (one step of one image, 64 px only: it is ~300x slower), WASM with 1 worker and WASM with all
  * workers, plus the peak RSS of each configuration (each runs in its own process).
+ *
+ * "independent" runs one single-worker process per core at the same time and adds their images/s: no
+ * gradient exchange at all, so it is the most that data parallelism could reach on this machine (cores
+ * that share caches and memory bandwidth slow each other down). "all workers / independent" is then the
+ * efficiency of the worker pool itself.
  * Prints ratios measured in the same run; never passes or fails on time.
  *
  *   npm run bench:train                    # everything (takes a while)
- *   SIZES=64,128 PRESETS=tiny npm run bench:train
+ *   SIZES=64,128 PRESETS=tiny BATCH=8 npm run bench:train
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { TRAIN_DEFAULTS } from '../trainer/train.ts';
 
 interface Result { preset: string; size: number; mode: string; imgPerSec: number; steps: number; peakRssMb: number; note?: string }
 
 const SELF = fileURLToPath(import.meta.url);
-const BATCH = Number(process.env.BATCH ?? 8);
+const BATCH = Number(process.env.BATCH ?? TRAIN_DEFAULTS.batchSize);
 const SECONDS = Number(process.env.SECONDS_PER_CASE ?? 20);
 
 async function child(): Promise<void> {
@@ -59,31 +65,52 @@ async function child(): Promise<void> {
   process.stdout.write(JSON.stringify({ preset, size, mode, imgPerSec: (steps * n) / sec, steps, peakRssMb: peak } satisfies Result) + '\n');
 }
 
-function main(): void {
+/** Run one case in its own process; resolves to its result line (or a failure note). */
+function runCase(preset: string, size: number, mode: string): Promise<Result> {
+  return new Promise((resolve) => {
+    const timeoutMs = (mode === 'cpu' ? 5 : 15) * 60_000;
+    const p = spawn(process.execPath, ['--import', 'tsx', SELF], {
+      env: { ...process.env, BENCH_CHILD: '1', CASE_PRESET: preset, CASE_SIZE: String(size), CASE_MODE: mode },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '', err = '', timedOut = false;
+    p.stdout.on('data', (d: Buffer) => { out += d; });
+    p.stderr.on('data', (d: Buffer) => { err += d; });
+    const timer = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, timeoutMs);
+    p.on('close', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as Result);
+      } catch {
+        const why = timedOut ? 'timed out' : err.split('\n').find((l) => /Error/.test(l)) ?? 'no output';
+        resolve({ preset, size, mode, imgPerSec: NaN, steps: 0, peakRssMb: NaN, note: `failed: ${why}` });
+      }
+    });
+  });
+}
+
+async function main(): Promise<void> {
   const presets = (process.env.PRESETS ?? 'tiny,seed').split(',');
   const sizes = (process.env.SIZES ?? '64,128,224').split(',').map(Number);
   const results: Result[] = [];
   console.log(`training throughput, batch ${BATCH}, ${cpus().length} cores, ~${SECONDS} s per case`);
   for (const preset of presets) {
     for (const size of sizes) {
-      for (const mode of ['cpu', 'wasm-1', 'wasm-all']) {
+      for (const mode of ['cpu', 'wasm-1', 'independent', 'wasm-all']) {
         if (mode === 'cpu' && size > 64) {
           results.push({ preset, size, mode, imgPerSec: NaN, steps: 0, peakRssMb: NaN, note: 'skipped (one step would take minutes)' });
-          continue;
-        }
-        const r = spawnSync(process.execPath, ['--import', 'tsx', SELF], {
-          env: { ...process.env, BENCH_CHILD: '1', CASE_PRESET: preset, CASE_SIZE: String(size), CASE_MODE: mode },
-          encoding: 'utf8', timeout: (mode === 'cpu' ? 5 : 15) * 60_000,
-        });
-        const line = r.stdout.trim().split('\n').pop() ?? '';
-        try {
-          results.push(JSON.parse(line) as Result);
-        } catch {
-          const why = r.error && /ETIMEDOUT/.test(String(r.error.message)) ? 'timed out' : (r.stderr || r.error?.message || '').split('\n').find((l) => /Error/.test(l)) ?? 'no output';
-          results.push({ preset, size, mode, imgPerSec: NaN, steps: 0, peakRssMb: NaN, note: `failed: ${why}` });
+        } else if (mode === 'independent') {
+          const each = await Promise.all(cpus().map(() => runCase(preset, size, 'wasm-1')));
+          const failed = each.find((r) => !Number.isFinite(r.imgPerSec));
+          results.push({
+            preset, size, mode, imgPerSec: each.reduce((a, r) => a + r.imgPerSec, 0), steps: each.reduce((a, r) => a + r.steps, 0),
+            peakRssMb: Math.max(...each.map((r) => r.peakRssMb)), note: failed?.note ?? `${each.length} single-worker processes at once`,
+          });
+        } else {
+          results.push(await runCase(preset, size, mode));
         }
         const x = results[results.length - 1]!;
-        console.log(`  ${preset.padEnd(5)} ${String(size).padStart(3)}px ${mode.padEnd(9)} ${Number.isFinite(x.imgPerSec) ? x.imgPerSec.toFixed(2).padStart(7) + ' img/s' : '      -      '}  peak RSS ${Number.isFinite(x.peakRssMb) ? x.peakRssMb.toFixed(0) + ' MB' : '-'}${x.note ? '  ' + x.note : ''}`);
+        console.log(`  ${preset.padEnd(5)} ${String(size).padStart(3)}px ${mode.padEnd(11)} ${Number.isFinite(x.imgPerSec) ? x.imgPerSec.toFixed(2).padStart(7) + ' img/s' : '      -      '}  peak RSS ${Number.isFinite(x.peakRssMb) ? x.peakRssMb.toFixed(0) + ' MB' : '-'}${x.note ? '  ' + x.note : ''}`);
       }
     }
   }
@@ -91,12 +118,13 @@ function main(): void {
   for (const preset of presets) {
     for (const size of sizes) {
       const get = (m: string) => results.find((r) => r.preset === preset && r.size === size && r.mode === m)?.imgPerSec ?? NaN;
-      const one = get('wasm-1'), all = get('wasm-all'), cpu = get('cpu');
+      const one = get('wasm-1'), all = get('wasm-all'), cpu = get('cpu'), indep = get('independent');
       console.log(`  ${preset.padEnd(5)} ${String(size).padStart(3)}px  all workers / 1 worker = ${(all / one).toFixed(2)}x` +
+        `   independent / 1 worker = ${(indep / one).toFixed(2)}x   all workers / independent = ${(100 * all / indep).toFixed(0)}%` +
         (Number.isFinite(cpu) ? `   wasm 1 worker / cpu = ${(one / cpu).toFixed(0)}x` : ''));
     }
   }
 }
 
 if (process.env.BENCH_CHILD) await child();
-else main();
+else await main();

@@ -11,7 +11,9 @@
  *   original colour frames (thresholds 0..150) and the PSNR.
  * Methods, for each model: single-frame models "per-frame" and "smoothed" (exponential ab
  * smoothing), stacked models "stacked" (and "stacked+smoothed"); the original colour frames are
- * scored too ("ground truth"), as the temporal variation real footage has.
+ * scored too ("ground truth"), as the temporal variation real footage has, and so are the gray
+ * frames themselves ("grayscale (ab = 0)"): their CDC is what the L channel alone contributes, the
+ * part no colorization can remove (every method's output keeps the input's L).
  */
 import { basename, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -150,6 +152,8 @@ export interface VideoEvalResult {
 }
 
 const GROUND_TRUTH = 'ground truth';
+/** The reference row of the gray input frames (ab = 0). */
+export const GRAYSCALE = 'grayscale (ab = 0)';
 
 function aborted(): TintaError {
   return new TintaError(ErrorCodes.ABORTED, 'The video evaluation was cancelled (its AbortSignal fired).');
@@ -219,7 +223,7 @@ export async function evaluateVideo(opts: VideoEvalOptions): Promise<VideoEvalRe
       result.methods.push({ name: `${label} ${kind}`, model: label, frames: n, smoothing: 0 });
       if (alpha > 0) result.methods.push({ name: `${label} ${n > 1 ? `stacked (${n}) + smoothed` : 'smoothed'} ${alpha}`, model: label, frames: n, smoothing: alpha });
     }
-    const names = [GROUND_TRUTH, ...result.methods.map((m) => m.name)];
+    const names = [GROUND_TRUTH, GRAYSCALE, ...result.methods.map((m) => m.name)];
     const hists = new Map(names.map((n) => [n, new AbErrorHistogram(AUC_MAX_THRESHOLD)]));
     const psnrs = new Map(names.map((n) => [n, [] as number[]]));
 
@@ -239,7 +243,10 @@ export async function evaluateVideo(opts: VideoEvalOptions): Promise<VideoEvalRe
       const gtLab = gt.map((g) => rgba8ToLab(g.data, g.width, g.height));
       const guide = gtLab.map((l) => l.L);
       const gray = gtLab.map((l, t) => ({ data: labToRgba8(l.L, new Float32Array(l.L.length), new Float32Array(l.L.length)), width: gt[t]!.width, height: gt[t]!.height }));
-      const scores: Record<string, VideoScores> = { [GROUND_TRUTH]: scoreFrames(gt, gt, gtLab, guide, threshold, null, null) };
+      const scores: Record<string, VideoScores> = {
+        [GROUND_TRUTH]: scoreFrames(gt, gt, gtLab, guide, threshold, null, null),
+        [GRAYSCALE]: scoreFrames(gray, gt, gtLab, guide, threshold, hists.get(GRAYSCALE)!, psnrs.get(GRAYSCALE)!),
+      };
       for (const method of result.methods) {
         const { c } = colorizers.find((x) => x.label === method.model)!;
         const outputs: Rgba8[] = [];
@@ -289,7 +296,7 @@ function pct(v: number, base: number): string {
 /** The Markdown report: overall table (with changes against the first per-frame method), then one table per clip. */
 export function videoReportMarkdown(r: VideoEvalResult): string {
   const base = r.methods.find((m) => m.frames === 1 && m.smoothing === 0)?.name;
-  const names = [GROUND_TRUTH, ...r.methods.map((m) => m.name)];
+  const names = [GROUND_TRUTH, GRAYSCALE, ...r.methods.map((m) => m.name)].filter((n) => r.overall[n]);
   const head = '| method | CDC (d=1) | CDC (d=2) | CDC (d=4) | CDC | flicker (ab) | AuC (%) | PSNR (dB) |';
   const sep = '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
   const row = (name: string, s: VideoScores) =>
@@ -301,6 +308,7 @@ export function videoReportMarkdown(r: VideoEvalResult): string {
     `CDC: Jensen-Shannon divergence (base 2) of the per-channel RGB histograms of frames t and t+d, mean over d in {${r.settings.cdcSteps.join(', ')}}; ` +
       `flicker: mean ab change between consecutive frames where the input L changed by less than ${r.settings.flickerThreshold}; ` +
       `AuC of the ab error (thresholds 0..${r.settings.aucThresholds[1]}) against the original frames. Overall: CDC and flicker averaged over clips, AuC over all pixels.`,
+      `The ${GRAYSCALE} row scores the gray input frames: its CDC is the part that L alone contributes, which every method keeps.`,
     '',
     '## Overall',
     '',

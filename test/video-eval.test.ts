@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeImage } from '../sdk/image/node.ts';
 import { createLabImage } from '../sdk/color/index.ts';
-import { channelHistograms, colourDistributionConsistency, evaluateVideo, flicker, jsDivergence, videoReportMarkdown, writeVideoReport } from '../eval/video.ts';
+import { channelHistograms, colourDistributionConsistency, evaluateVideo, flicker, GRAYSCALE, jsDivergence, videoReportMarkdown, writeVideoReport } from '../eval/video.ts';
 import { buildTestModel } from './sdk-fixtures.ts';
 import { buildStackModel, movingClip } from './video-fixtures.ts';
 
@@ -107,7 +107,12 @@ describe('evaluateVideo', () => {
     // jumps back at once, while L changes, where flicker does not look).
     assert.ok(pan['single smoothed 0.5']!.flicker > pan['single per-frame']!.flicker);
     assert.equal(r.overall['ground truth']!.auc, null);
+    // The gray input: no colour, so no flicker at all, but its CDC is what L alone changes on the pan.
+    assert.equal(pan[GRAYSCALE]!.flicker, 0);
+    assert.ok(pan[GRAYSCALE]!.cdc > 0);
+    assert.ok(r.overall[GRAYSCALE]!.auc! > 0 && r.overall[GRAYSCALE]!.auc! < 1);
     const md = videoReportMarkdown(r);
+    assert.match(md, /\| grayscale \(ab = 0\) \| [\d.]+ \|/);
     assert.match(md, /## Overall/);
     assert.match(md, /\| stacked3 stacked \(3\) \| [\d.]+ \|/);
     assert.match(md, /Change against single per-frame:/);

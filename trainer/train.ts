@@ -80,7 +80,7 @@ export interface TrainOptions {
 
 /** Defaults for everything but data and out. */
 export const TRAIN_DEFAULTS: Omit<TrainOptions, 'data' | 'out'> = {
-  preset: 'tiny', size: 128, epochs: 10, batchSize: 8, lr: 1e-3, clipNorm: 5, buckets: 'seed', fusion: false,
+  preset: 'tiny', size: 128, epochs: 10, batchSize: 16, lr: 1e-3, clipNorm: 5, buckets: 'seed', fusion: false,
   rebalance: true, lambda: DEFAULT_REBALANCE_LAMBDA, workers: Math.max(1, cpus().length), backend: 'auto', resume: false,
   seed: 1, valFraction: 0.05, valLimit: 64, checkpointMinutes: 10,
 };

@@ -210,7 +210,7 @@ export async function runVideoTrain(o: Record<string, unknown>, cmd: Command): P
     const opts: Partial<VideoTrainOptions> & Pick<VideoTrainOptions, 'videoData' | 'out'> = {
       videoData: o.videoData as string, out: o.out as string, frames: (o.frames as number | undefined) ?? d.frames,
       widen: (o.widen as VideoTrainOptions['widen'] | undefined) ?? d.widen, preset: o.preset as 'tiny' | 'seed', buckets: o.buckets as 'seed' | 'zhang313',
-      epochs: given('epochs') ? (o.epochs as number) : d.epochs, batchSize: o.batch as number, lr: given('lr') ? (o.lr as number) : d.lr,
+      epochs: given('epochs') ? (o.epochs as number) : d.epochs, batchSize: given('batch') ? (o.batch as number) : d.batchSize, lr: given('lr') ? (o.lr as number) : d.lr,
       clipNorm: o.clip as number, temporal: (o.temporal as number | undefined) ?? d.temporal, temporalSigma: (o.temporalSigma as number | undefined) ?? d.temporalSigma,
       valLimit: o.valLimit as number, rebalance: o.rebalance as boolean, lambda: o.lambda as number, workers: o.workers as number,
       backend: o.backend as 'auto', resume: o.resume as boolean, seed: o.seed as number, checkpointMinutes: o.checkpointMinutes as number,
