@@ -18,16 +18,16 @@ export const DEFAULT_MODEL = 'default';
 
 /** Shipped models by name. */
 export const SHIPPED_MODELS: Readonly<Record<string, ShippedModel>> = Object.freeze({
-  // A checkpoint of the project's long training run (tiny preset, 128 px, 31 of 60 epochs on the
+  // A checkpoint of the project's long training run (tiny preset, 128 px, 40 of 60 epochs on the
   // project's photos); docs/models.md tells how it was made and how it scores. Replaced as training goes on.
   default: Object.freeze({
     file: 'tinta-default.int8.onnx',
-    sha256: '5bc5b4c4065c7a153199321ecb0b0792515a8283fb0d465c078812bf96cca90c',
+    sha256: 'd9ff0ccc9c65456df1ef7581d5b9aab50a9844d7cb660e9e2de3078e260d1f73',
     description: 'The default colorizer, int8: L in, 112 ab buckets out, 256 px short side.',
   }),
   'default-fp32': Object.freeze({
     file: 'tinta-default.fp32.onnx',
-    sha256: '7e64fece573f8087e6316dbc6eed4739d7e45d1df7914767e1fc2aa4a9b2d444',
+    sha256: '10030f04af6ceb702fb47304791411665e60ddcec7a0e5fc7ea74fa91f864175',
     description: 'The fp32 original of the default colorizer.',
   }),
 });
