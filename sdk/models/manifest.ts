@@ -18,16 +18,16 @@ export const DEFAULT_MODEL = 'default';
 
 /** Shipped models by name. */
 export const SHIPPED_MODELS: Readonly<Record<string, ShippedModel>> = Object.freeze({
-  // A checkpoint of the project's long training run (tiny preset, 128 px, 40 of 60 epochs on the
-  // project's photos); docs/models.md tells how it was made and how it scores. Replaced as training goes on.
+  // The final checkpoint of the project's training run (tiny preset, 128 px, 60 epochs on the
+  // project's photos); docs/models.md tells how it was made and how it scores.
   default: Object.freeze({
     file: 'tinta-default.int8.onnx',
-    sha256: 'd9ff0ccc9c65456df1ef7581d5b9aab50a9844d7cb660e9e2de3078e260d1f73',
+    sha256: '822f8a889282577df74c9c5f4a94c45721abda0470d1b7c6c3797f8cbe6912c5',
     description: 'The default colorizer, int8: L in, 112 ab buckets out, 256 px short side.',
   }),
   'default-fp32': Object.freeze({
     file: 'tinta-default.fp32.onnx',
-    sha256: '10030f04af6ceb702fb47304791411665e60ddcec7a0e5fc7ea74fa91f864175',
+    sha256: '418206eea79dbe6f9d4be610dc45320aabbd84b984b5e2c53de636f812e85fe6',
     description: 'The fp32 original of the default colorizer.',
   }),
 });
