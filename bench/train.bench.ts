@@ -12,7 +12,7 @@
  *   npm run bench:train                    # everything (takes a while)
  *   SIZES=64,128 PRESETS=tiny BATCH=8 npm run bench:train
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { TRAIN_DEFAULTS } from '../trainer/train.ts';
