@@ -15,6 +15,10 @@ import { readCheckpoint, restoreModel } from '../trainer/checkpoint.ts';
 import { learningRateAt, applyGradients, trainableVariables } from '../trainer/step.ts';
 import { abAuc } from '../trainer/metrics.ts';
 import { isTintaError } from '../sdk/errors.ts';
+import { getBuckets } from '../sdk/color/buckets.ts';
+import { buildCache } from '../trainer/data/cache.ts';
+import { openDataset } from '../trainer/data/dataset.ts';
+import { buildSamples, sliceSamples, type SampleBatch } from '../trainer/parallel/shard.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'tinta-trainer-'));
 const BIN = new URL('../bin/tinta.mjs', import.meta.url).pathname;
@@ -110,6 +114,59 @@ describe('data-parallel training', () => {
     let worst = 0;
     for (let i = 0; i < w1.length; i++) worst = Math.max(worst, tf.max(tf.abs(tf.sub(w1[i]!, w2[i]!))).dataSync()[0]!);
     assert.ok(worst <= 1e-6, `largest weight difference ${worst}`);
+  });
+  test('replicas that build their own shards from the photo cache match one thread over the whole batch built at once', async () => {
+    const photos = join(root, 'shard-photos');
+    await makeBandPhotos(photos, 6, 72);
+    // Band photos larger than the cache side: the random crops and flips move the bands.
+    const cacheDir = join(root, 'shard-cache');
+    await buildCache({ dirs: [photos], cacheDir, size: 32 });
+    const ds = await openDataset(cacheDir);
+    const buckets = getBuckets('seed');
+    const indices = Uint32Array.from([4, 1, 5, 0, 2]);
+    const samples: SampleBatch = { indices, size: 32, seed: 3, augment: true, epoch: 1, stepInEpoch: 2 };
+    // A shard built on its own is the same slice of the whole batch, bit for bit.
+    const whole = buildSamples(ds, buckets, samples);
+    const part = buildSamples(ds, buckets, sliceSamples(samples, 3, 2));
+    assert.deepEqual(part.L, whole.L.subarray(3 * 32 * 32, 5 * 32 * 32));
+    assert.deepEqual(part.target, whole.target.subarray(3 * 8 * 8 * 112, 5 * 8 * 8 * 112));
+
+    const cfg = presetConfig('tiny', { widthMultiplier: 0.5 });
+    const m1 = buildModel(cfg, { inputSize: 32 }), m2 = buildModel(cfg, { inputSize: 32 });
+    m2.setWeights(m1.getWeights());
+    const o1 = tf.train.adam(1e-3), o2 = tf.train.adam(1e-3);
+    const pool = await GradientPool.start({ workers: 2, backend: 'wasm', model: m1, optimizer: o1, modelConfig: cfg, inputSize: 32, bucketWeights: null, data: { dataset: ds, buckets } });
+    const local = localStepper(m2, o2, null, 2);
+    try {
+      for (let s = 0; s < 3; s++) {
+        const step: SampleBatch = { ...samples, stepInEpoch: s };
+        const a = await pool.stepSamples(step, s, 1e-3, 5);
+        const b = await local.step(buildSamples(ds, buckets, step), s, 1e-3, 5);
+        assert.equal(a.loss, b.loss);
+      }
+      const t = pool.timings();
+      assert.equal(t.steps, 3);
+      assert.equal(t.computeMs.length, 2);
+      assert.ok(t.computeMs.every((ms) => ms > 0) && t.stepMs >= t.computeMs[0]!, JSON.stringify(t));
+    } finally {
+      await pool.close();
+      ds.close();
+    }
+    const w1 = m1.getWeights(), w2 = m2.getWeights();
+    let worst = 0;
+    for (let i = 0; i < w1.length; i++) worst = Math.max(worst, tf.max(tf.abs(tf.sub(w1[i]!, w2[i]!))).dataSync()[0]!);
+    assert.ok(worst <= 1e-6, `largest weight difference ${worst}`);
+  });
+
+  test('stepSamples on a pool started without a photo cache is a clear error', async () => {
+    const cfg = presetConfig('tiny', { widthMultiplier: 0.25 });
+    const m = buildModel(cfg, { inputSize: 16 });
+    const pool = await GradientPool.start({ workers: 2, backend: 'wasm', model: m, optimizer: tf.train.adam(1e-3), modelConfig: cfg, inputSize: 16, bucketWeights: null });
+    try {
+      await assert.rejects(pool.stepSamples({ indices: Uint32Array.from([0, 1]), size: 16, seed: 0, augment: false, epoch: 0, stepInEpoch: 0 }, 0, 1e-3, 5), (e) => isTintaError(e, 'BAD_ARGUMENT'));
+    } finally {
+      await pool.close();
+    }
   });
 });
 

@@ -21,10 +21,11 @@ import { buildModel, presetConfig, type ModelConfig, type Preset, type Upsamplin
 import { readCheckpoint, restoreModel, restoreOptimizer, saveCheckpoint } from './checkpoint.ts';
 import { writeFileAtomic } from '../sdk/io/atomic-node.ts';
 import { buildCache, type CacheInfo } from './data/cache.ts';
-import { openDataset, epochOrder, computePrior, type Dataset, type Batch } from './data/dataset.ts';
+import { openDataset, epochOrder, computePrior, type Dataset } from './data/dataset.ts';
 import { learningRateAt } from './step.ts';
 import { localStepper, type Stepper } from './local.ts';
 import { GradientPool } from './parallel/pool.ts';
+import { buildSamples, type SampleBatch } from './parallel/shard.ts';
 import { readEmbeddingCache } from './embedding/cache.ts';
 import { batchEmbeddings, withEmbeddings } from './embedding/training.ts';
 import { colorizationLoss, bucketAccuracy } from './loss.ts';
@@ -123,10 +124,6 @@ function conflicts(a: ArchitectureConfig, b: ArchitectureConfig): string[] {
 
 /** The photo run's loss plot (training points thinned to about 400). */
 const writePlot = (p: RunPaths) => writeLossPlot(p, { title: 'tinta training', thinTo: 400 });
-
-function toHostBatch(b: Batch, emb?: { embedding: Float32Array; embeddingDim: number }): { n: number; size: number; buckets: number; L: Float32Array; target: Float32Array; embedding?: Float32Array; embeddingDim?: number } {
-  return { n: b.n, size: b.size, buckets: b.q, L: b.L, target: b.target, ...emb };
-}
 
 /** Validation: loss (plain and rebalanced), pixel accuracy and AuC on the centre crops of `indices`. */
 async function validate(
@@ -268,9 +265,11 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
   const warmup = o.warmupSteps ?? Math.min(500, Math.max(1, Math.round(totalSteps * 0.05)));
   writeFileSync(p.command, (o.command ?? 'train(...)') + '\n', { flag: 'a' });
 
-  const stepper: Stepper = workers > 1
-    ? await GradientPool.start({ workers, backend: backend.name, model, optimizer, modelConfig: modelCfg, inputSize: o.size, bucketWeights: weights })
-    : localStepper(model, optimizer, weights);
+  // With workers, every replica builds its own shard of each batch from the cache (in parallel).
+  const pool = workers > 1
+    ? await GradientPool.start({ workers, backend: backend.name, model, optimizer, modelConfig: modelCfg, inputSize: o.size, bucketWeights: weights, data: { dataset: ds, buckets } })
+    : undefined;
+  const stepper: Stepper = pool ?? localStepper(model, optimizer, weights);
 
   const checkpoint = async (path: string, reason: string) => {
     await saveCheckpoint(path, {
@@ -295,9 +294,11 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
         const ts = Date.now();
         const sel = new Uint32Array(o.batchSize);
         for (let i = 0; i < o.batchSize; i++) sel[i] = trainIdx[order[state.stepInEpoch * o.batchSize + i]!]!;
-        const batch = ds.makeBatch({ indices: sel, size: o.size, buckets, seed: o.seed, augment: true, epoch: state.epoch, step: state.stepInEpoch });
+        const samples: SampleBatch = { indices: sel, size: o.size, seed: o.seed, augment: true, epoch: state.epoch, stepInEpoch: state.stepInEpoch, ...(embCache ? { embedding: batchEmbeddings(embCache, ds, sel), embeddingDim: embCache.dim } : {}) };
         const lr = learningRateAt(state.step, o.lr, warmup, totalSteps);
-        const r = await stepper.step(toHostBatch(batch, embCache && { embedding: batchEmbeddings(embCache, ds, sel), embeddingDim: embCache.dim }), state.step, lr, o.clipNorm);
+        const r = pool
+          ? await pool.stepSamples(samples, state.step, lr, o.clipNorm)
+          : await stepper.step(buildSamples(ds, buckets, samples), state.step, lr, o.clipNorm);
         const dt = (Date.now() - ts) / 1000;
         countStep(state, dt, o.batchSize);
         stepsThisRun++;

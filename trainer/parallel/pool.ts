@@ -11,7 +11,10 @@ import { TintaError, ErrorCodes, type ErrorCode } from '../../sdk/errors.ts';
 import type { ModelConfig } from '../model.ts';
 import type { TrainBackend } from '../backend.ts';
 import { shardSizes, sliceBatch } from '../local.ts';
-import { applyGradients, batchTensors, computeGradients, stateVariables, trainableVariables } from '../step.ts';
+import { applyGradients, batchTensors, computeGradients, stateVariables, trainableVariables, type BatchTensors } from '../step.ts';
+import type { Dataset } from '../data/dataset.ts';
+import type { AbBuckets } from '../../sdk/color/buckets.ts';
+import { buildSamples, sliceSamples, type SampleBatch } from './shard.ts';
 import { regionOffsets, type FromWorker, type SharedLayout, type ToWorker, type WorkerInit } from './protocol.ts';
 
 /** A batch as typed arrays (the shape of trainer/data's batches). */
@@ -25,6 +28,28 @@ export interface HostBatch {
   embeddingDim?: number;
 }
 
+/**
+ * Where the pool's steps spent their time, summed over steps (milliseconds). `computeMs[r]` is replica
+ * r's shard: building it (stepSamples), forward and backward (replica 0 is the coordinator's thread);
+ * the rest is the coordinator's wall time in each phase, so `stepMs` = prepare + own compute + wait +
+ * average + apply + waitApply (within rounding).
+ */
+export interface PoolTimings {
+  steps: number;
+  stepMs: number;
+  /** Slicing the batch (or its sample indices) and posting the workers' shards. */
+  prepareMs: number;
+  computeMs: number[];
+  /** The coordinator waiting for the workers' gradients after finishing its own shard. */
+  waitMs: number;
+  /** Averaging the replicas' gradients and batch-norm statistics. */
+  averageMs: number;
+  /** The coordinator's own clip + Adam update. */
+  applyMs: number;
+  /** Waiting for the workers to finish their (identical) update. */
+  waitApplyMs: number;
+}
+
 /** Options of GradientPool.start. */
 export interface PoolOptions {
   /** Replicas in all: this thread plus `workers - 1` worker threads. */
@@ -35,6 +60,11 @@ export interface PoolOptions {
   modelConfig: ModelConfig;
   inputSize: number;
   bucketWeights: Float32Array | null;
+  /**
+   * The photo cache the batches come from, for `stepSamples`: each worker opens it too (read-only)
+   * and builds its own shard.
+   */
+  data?: { dataset: Dataset; buckets: AbBuckets };
 }
 
 // A .mjs bootstrap registers tsx in the worker (a loader passed through execArgv does not reach worker threads on every Node version).
@@ -47,11 +77,23 @@ export class GradientPool {
   private readonly off: ReturnType<typeof regionOffsets>;
   private waiting = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
   private dead: Error | null = null;
+  private t!: PoolTimings;
 
   private constructor(private readonly o: PoolOptions, private readonly layout: SharedLayout, buffer: SharedArrayBuffer) {
     this.shared = new Float32Array(buffer);
     this.off = regionOffsets(layout);
     this.bucketWeightsT = o.bucketWeights ? tf.tensor1d(o.bucketWeights) : undefined;
+    this.resetTimings();
+  }
+
+  /** Phase times summed since the start (or the last resetTimings). */
+  timings(): PoolTimings {
+    return { ...this.t, computeMs: this.t.computeMs.slice() };
+  }
+
+  /** Zero the phase times (say, after warm-up steps). */
+  resetTimings(): void {
+    this.t = { steps: 0, stepMs: 0, prepareMs: 0, computeMs: new Array<number>(this.layout.workers).fill(0), waitMs: 0, averageMs: 0, applyMs: 0, waitApplyMs: 0 };
   }
 
   /** Spawn the workers, each starting from the coordinator model's weights and optimizer state. */
@@ -73,6 +115,7 @@ export class GradientPool {
       const init: WorkerInit = {
         index: i + 1, backend: o.backend, modelConfig: o.modelConfig, inputSize: o.inputSize, weights, optimizer,
         adam: { beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.epsilon }, bucketWeights: o.bucketWeights, layout, shared: buffer,
+        ...(o.data ? { data: { cacheDir: o.data.dataset.cacheDir, buckets: { name: o.data.buckets.name, step: o.data.buckets.step, centers: Float32Array.from(o.data.buckets.centers) } } } : {}),
       };
       const w = new Worker(WORKER_URL, { workerData: init });
       w.on('message', (m: FromWorker) => pool.onMessage(m));
@@ -119,16 +162,8 @@ export class GradientPool {
 
   /** One data-parallel step on `batch`; returns the mean loss and the pre-clipping gradient norm. */
   async step(batch: HostBatch, step: number, learningRate: number, clipNorm: number): Promise<{ loss: number; gradNorm: number }> {
-    const n = batch.n;
-    const sizes = shardSizes(n, this.workers.length + 1);
-    const active = sizes.length;
-    const jobs: Promise<FromWorker>[] = [];
-    const starts: number[] = [];
-    let start = 0;
-    for (const k of sizes) { starts.push(start); start += k; }
-    // Shards 1.. go to the worker threads first, so they compute while this thread does shard 0.
-    for (let r = 1; r < active; r++) {
-      const part = sliceBatch(batch, starts[r]!, sizes[r]!);
+    return this.run(batch.n, step, learningRate, clipNorm, (r, start, k) => {
+      const part = sliceBatch(batch, start, k);
       const L = part.L.slice(), target = part.target.slice();
       const msg: ToWorker = { type: 'grads', step, n: part.n, size: batch.size, buckets: batch.buckets, L, target };
       const transfer = [L.buffer as ArrayBuffer, target.buffer as ArrayBuffer];
@@ -137,9 +172,45 @@ export class GradientPool {
         msg.embeddingDim = part.embeddingDim;
         transfer.push(msg.embedding.buffer as ArrayBuffer);
       }
-      jobs.push(this.post(r, msg, transfer));
+      return this.post(r, msg, transfer);
+    }, (k) => batchTensors(sliceBatch(batch, 0, k)));
+  }
+
+  /**
+   * One data-parallel step on a batch named by its samples in the pool's dataset (PoolOptions.data):
+   * every replica builds its own shard, in parallel (see shard.ts). Same result as `step` on the
+   * whole batch built by the coordinator.
+   */
+  async stepSamples(batch: SampleBatch, step: number, learningRate: number, clipNorm: number): Promise<{ loss: number; gradNorm: number }> {
+    const data = this.o.data;
+    if (!data) throw new TintaError(ErrorCodes.BAD_ARGUMENT, 'GradientPool.stepSamples needs the pool to be started with a dataset (PoolOptions.data).');
+    return this.run(batch.indices.length, step, learningRate, clipNorm, (r, start, k) => {
+      const samples = sliceSamples(batch, start, k);
+      const transfer = [samples.indices.buffer as ArrayBuffer];
+      if (samples.embedding) transfer.push(samples.embedding.buffer as ArrayBuffer);
+      return this.post(r, { type: 'grads-samples', step, samples }, transfer);
+    }, (k) => batchTensors(buildSamples(data.dataset, data.buckets, sliceSamples(batch, 0, k))));
+  }
+
+  /**
+   * The step itself: post shards 1.. to the workers first, so they compute while this thread builds
+   * and computes shard 0; then average, and apply the same update on every replica.
+   */
+  private async run(
+    n: number, step: number, learningRate: number, clipNorm: number,
+    postShard: (replica: number, start: number, k: number) => Promise<FromWorker>, ownShard: (k: number) => BatchTensors,
+  ): Promise<{ loss: number; gradNorm: number }> {
+    const t0 = performance.now();
+    const sizes = shardSizes(n, this.workers.length + 1);
+    const active = sizes.length;
+    const jobs: Promise<FromWorker>[] = [];
+    let start = sizes[0]!;
+    for (let r = 1; r < active; r++) {
+      jobs.push(postShard(r, start, sizes[r]!));
+      start += sizes[r]!;
     }
-    const own = batchTensors(sliceBatch(batch, 0, sizes[0]!));
+    const t1 = performance.now();
+    const own = ownShard(sizes[0]!);
     const mine = computeGradients(this.o.model, own, this.bucketWeightsT);
     tf.dispose([own.L, own.target, own.embedding]);
     let o0 = this.off.gradSlot(0);
@@ -147,7 +218,9 @@ export class GradientPool {
     tf.dispose(mine.grads);
     o0 = this.off.stateSlot(0);
     for (const v of stateVariables(this.o.model)) { const d = v.dataSync() as Float32Array; this.shared.set(d, o0); o0 += d.length; }
+    const t2 = performance.now();
     const done = (await Promise.all(jobs)) as Extract<FromWorker, { type: 'grads-done' }>[];
+    const t3 = performance.now();
     let loss = mine.loss * sizes[0]!;
     done.forEach((d, i) => { loss += d.loss * sizes[i + 1]!; });
     loss /= n;
@@ -164,6 +237,7 @@ export class GradientPool {
       const s = this.shared.subarray(this.off.stateSlot(i), this.off.stateSlot(i) + S);
       for (let j = 0; j < S; j++) ms[j]! += w * s[j]!;
     }
+    const t4 = performance.now();
     const applies = this.workers.map((_, i) => this.post(i + 1, { type: 'apply', step, learningRate, clipNorm, loss }));
     // The coordinator's replica applies the very same update.
     const vars = trainableVariables(this.o.model);
@@ -183,7 +257,19 @@ export class GradientPool {
       t.dispose();
       o += s.size;
     }
+    const t5 = performance.now();
     await Promise.all(applies);
+    const t6 = performance.now();
+    const T = this.t;
+    T.steps++;
+    T.stepMs += t6 - t0;
+    T.prepareMs += t1 - t0;
+    T.computeMs[0]! += t2 - t1;
+    done.forEach((d, i) => { T.computeMs[i + 1]! += d.computeMs; });
+    T.waitMs += t3 - t2;
+    T.averageMs += t4 - t3;
+    T.applyMs += t5 - t4;
+    T.waitApplyMs += t6 - t5;
     return { loss, gradNorm };
   }
 

@@ -6,6 +6,10 @@ import { buildModel } from '../model.ts';
 import { applyGradients, batchTensors, computeGradients, stateVariables, trainableVariables } from '../step.ts';
 import { regionOffsets, type FromWorker, type ToWorker, type WorkerInit } from './protocol.ts';
 import { isTintaError } from '../../sdk/errors.ts';
+import { bucketsFromCenters } from '../../sdk/color/buckets.ts';
+import { openDataset } from '../data/dataset.ts';
+import { buildSamples } from './shard.ts';
+import type { BatchTensors } from '../step.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -27,34 +31,49 @@ async function start(): Promise<void> {
   const bucketWeights = init.bucketWeights ? tf.tensor1d(init.bucketWeights) : undefined;
   const off = regionOffsets(init.layout);
   const shared = new Float32Array(init.shared);
+  // With a photo cache, this replica builds its own shards from sample indices ('grads-samples').
+  const data = init.data ? { dataset: await openDataset(init.data.cacheDir), buckets: bucketsFromCenters(init.data.buckets.centers, init.data.buckets.name, init.data.buckets.step) } : undefined;
+
+  /** Gradients of one shard into this replica's slot; returns the shard's loss. */
+  const gradients = (batch: BatchTensors): number => {
+    const { loss, grads } = computeGradients(model, batch, bucketWeights);
+    tf.dispose([batch.L, batch.target, batch.embedding]);
+    let o = off.gradSlot(init.index);
+    for (const g of grads) {
+      const d = g.dataSync() as Float32Array;
+      shared.set(d, o);
+      o += d.length;
+    }
+    tf.dispose(grads);
+    o = off.stateSlot(init.index);
+    for (const s of state) {
+      const d = s.dataSync() as Float32Array;
+      shared.set(d, o);
+      o += d.length;
+    }
+    return loss;
+  };
 
   port.on('message', (m: ToWorker) => {
     try {
       if (m.type === 'exit') {
+        data?.dataset.close();
         port.close();
         process.exit(0);
       }
-      if (m.type === 'grads') {
-        const batch = batchTensors(m);
-        const { loss, grads } = computeGradients(model, batch, bucketWeights);
-        tf.dispose([batch.L, batch.target, batch.embedding]);
-        let o = off.gradSlot(init.index);
-        for (const g of grads) {
-          const d = g.dataSync() as Float32Array;
-          shared.set(d, o);
-          o += d.length;
-        }
-        tf.dispose(grads);
-        o = off.stateSlot(init.index);
-        for (const s of state) {
-          const d = s.dataSync() as Float32Array;
-          shared.set(d, o);
-          o += d.length;
-        }
-        send({ type: 'grads-done', index: init.index, loss, n: m.n });
+      if (m.type === 'grads' || m.type === 'grads-samples') {
+        const t0 = performance.now();
+        let batch: BatchTensors;
+        if (m.type === 'grads') batch = batchTensors(m);
+        else if (data) batch = batchTensors(buildSamples(data.dataset, data.buckets, m.samples));
+        else throw new Error('grads-samples: this worker was started without a photo cache');
+        const n = m.type === 'grads' ? m.n : m.samples.indices.length;
+        const loss = gradients(batch);
+        send({ type: 'grads-done', index: init.index, loss, n, computeMs: performance.now() - t0 });
         return;
       }
       if (m.type === 'apply') {
+        const t0 = performance.now();
         let o = off.meanGrads;
         const grads = vars.map((v) => {
           const t = tf.tensor(shared.subarray(o, o + v.size), v.shape);
@@ -69,7 +88,7 @@ async function start(): Promise<void> {
           t.dispose();
           o += s.size;
         }
-        send({ type: 'applied', index: init.index, gradNorm });
+        send({ type: 'applied', index: init.index, gradNorm, applyMs: performance.now() - t0 });
       }
     } catch (e) {
       send({ type: 'error', index: init.index, error: { code: isTintaError(e) ? e.code : undefined, message: (e as Error).message, stack: (e as Error).stack } });
