@@ -121,6 +121,8 @@ async function decodeInPage(page: Page, webm: Uint8Array, count: number): Promis
     const frames: string[] = [];
     for (let k = 0; k < count; k++) {
       await new Promise((resolve) => { v.onseeked = resolve; v.currentTime = (k + 0.5) / fps; });
+      // On a busy machine 'seeked' can come before the frame is decoded; drawing then draws nothing.
+      for (let waited = 0; v.readyState < HTMLMediaElement.HAVE_CURRENT_DATA && waited < 20_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
       ctx.drawImage(v, 0, 0);
       const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
       let s = '';

@@ -83,6 +83,12 @@ function drawTo(canvas, image) {
 }
 
 async function setPhoto(blob, name) {
+  // From here on the page works on this photo: the last one's 'done' or 'error' no longer applies
+  // (while the model loads, 'loading' stays and the photo runs once it is ready).
+  if (app.dataset.state !== 'loading') {
+    delete app.dataset.errorCode;
+    setState('busy', `Reading ${name}…`);
+  }
   let bitmap;
   try {
     bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image' });

@@ -40,16 +40,37 @@ function once(target, event, signal) {
   });
 }
 
-async function seekTo(video, t, signal) {
+async function seek(video, t, signal) {
   const seeked = once(video, 'seeked', signal);
   video.currentTime = t;
   await seeked;
 }
 
+/** Seeks to `t` and waits until the frame there can be drawn. */
+async function seekTo(video, t, signal) {
+  await seek(video, t, signal);
+  await frameDecoded(video, signal);
+}
+
+/**
+ * Waits until the frame at the current position can be drawn. On a busy machine a seek can
+ * complete before that frame is decoded (readyState still HAVE_METADATA), and drawing then leaves
+ * the canvas as it was: a blank first frame, or the previous frame again.
+ */
+async function frameDecoded(video, signal, timeoutMs = 20_000) {
+  const t0 = performance.now();
+  while (video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA) {
+    signal?.throwIfAborted();
+    if (video.error) throw new Error(`the video could not be read (${video.error.message || 'decode error'})`);
+    if (performance.now() - t0 > timeoutMs) throw new Error(`the frame at ${video.currentTime.toFixed(3)} s was not decoded within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** The video's duration in seconds. Files recorded live (MediaRecorder) may say Infinity until the browser has seen their end. */
 export async function knownDuration(video, signal) {
   if (Number.isFinite(video.duration)) return video.duration;
-  await seekTo(video, 1e7, signal); // the browser clamps this to the real end and learns the duration
+  await seek(video, 1e7, signal); // the browser clamps this to the real end and learns the duration
   if (!Number.isFinite(video.duration)) throw new Error('the video has no known length (a live stream?)');
   return video.duration;
 }
