@@ -3,13 +3,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend.ts';
 import { buildModel } from '../model.ts';
-import { applyGradients, batchTensors, computeGradients, stateVariables, trainableVariables } from '../step.ts';
+import { applyGradients, batchTensors, computeGradients, stateVariables, trainableVariables, type BatchTensors } from '../step.ts';
 import { regionOffsets, type FromWorker, type ToWorker, type WorkerInit } from './protocol.ts';
 import { isTintaError } from '../../sdk/errors.ts';
 import { bucketsFromCenters } from '../../sdk/color/buckets.ts';
 import { openDataset } from '../data/dataset.ts';
 import { buildSamples } from './shard.ts';
-import type { BatchTensors } from '../step.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
