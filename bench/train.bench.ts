@@ -134,7 +134,9 @@ function runCase(preset: string, size: number, mode: string, cache: string): Pro
       try {
         resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as Result);
       } catch {
-        const why = timedOut ? 'timed out' : err.split('\n').find((l) => /Error/.test(l)) ?? 'no output';
+        // The first line that starts with an error's name (wasm runtimes print whole minified sources before it).
+        const lines = err.split('\n').map((l) => l.trim()).filter((l) => l && l.length < 1000);
+        const why = timedOut ? 'timed out' : lines.find((l) => /^[A-Za-z]*Error\b/.test(l)) ?? lines.at(-1) ?? 'no output';
         resolve({ preset, size, mode, imgPerSec: NaN, steps: 0, peakRssMb: NaN, note: `failed: ${why}` });
       }
     });

@@ -12,7 +12,7 @@ import { GradientPool } from '../trainer/parallel/pool.ts';
 import { localStepper } from '../trainer/local.ts';
 import { train } from '../trainer/train.ts';
 import { readCheckpoint, restoreModel } from '../trainer/checkpoint.ts';
-import { learningRateAt, applyGradients, trainableVariables } from '../trainer/step.ts';
+import { learningRateAt, applyGradients, trainableVariables, outOfMemory } from '../trainer/step.ts';
 import { abAuc } from '../trainer/metrics.ts';
 import { isTintaError } from '../sdk/errors.ts';
 import { getBuckets } from '../sdk/color/buckets.ts';
@@ -77,6 +77,16 @@ describe('model', () => {
     assert.throws(() => applyGradients(opt, vars, okGrads, { learningRate: 1e-3, clipNorm: 5, step: 43, loss: Infinity }), (e) => isTintaError(e, 'TRAINING_DIVERGED'));
     vars.forEach((v, i) => assert.deepEqual(v.dataSync(), before[i]));
     m.dispose();
+  });
+
+  test('a WASM heap overflow in a step becomes BACKEND_FAILED saying what to change; other errors pass through', () => {
+    const batch = { L: { shape: [16, 224, 224, 1] } };
+    const e = outOfMemory(new WebAssembly.RuntimeError('memory access out of bounds'), batch);
+    assert.ok(isTintaError(e, 'BACKEND_FAILED'));
+    assert.match(e.message, /16 image\(s\) of 224x224 px \(memory access out of bounds\)/);
+    assert.match(e.message, /smaller --batch or --size, or more --workers/);
+    assert.ok(isTintaError(outOfMemory(new Error('Aborted(OOM). Build with -sASSERTIONS for more info.'), batch), 'BACKEND_FAILED'));
+    assert.equal(outOfMemory(new TypeError('x is not a function'), batch), undefined);
   });
 
   test('AuC is 1 for a perfect prediction and falls with a known constant error', () => {

@@ -45,13 +45,37 @@ export function stateVariables(model: tfl.LayersModel): tf.Variable[] {
 export function computeGradients(model: tfl.LayersModel, batch: BatchTensors, bucketWeights?: tf.Tensor1D): { loss: number; grads: tf.Tensor[] } {
   const vars = trainableVariables(model);
   const inputs = batch.embedding ? [batch.L, batch.embedding] : batch.L;
-  const { value, grads } = tf.variableGrads(() => {
-    const logits = model.apply(inputs, { training: true }) as tf.Tensor4D;
-    return colorizationLoss(logits, batch.target, bucketWeights);
-  }, vars);
+  let value: tf.Scalar, grads: tf.NamedTensorMap;
+  try {
+    ({ value, grads } = tf.variableGrads(() => {
+      const logits = model.apply(inputs, { training: true }) as tf.Tensor4D;
+      return colorizationLoss(logits, batch.target, bucketWeights);
+    }, vars));
+  } catch (e) {
+    throw outOfMemory(e, batch) ?? e;
+  }
   const loss = value.dataSync()[0]!;
   value.dispose();
   return { loss, grads: vars.map((v) => grads[v.name]!) };
+}
+
+/**
+ * The WASM backend's heap is a 32-bit WebAssembly memory (at most 4 GiB); a step whose activations
+ * do not fit fails deep inside a kernel with "memory access out of bounds" or an allocation abort.
+ * That becomes BACKEND_FAILED with what to change; anything else is left as it is (undefined).
+ */
+export function outOfMemory(e: unknown, batch: { L: { shape: number[] } }): TintaError | undefined {
+  const message = e instanceof Error ? e.message : String(e);
+  const wasmTrap = typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError;
+  if (!(wasmTrap || /memory access out of bounds|out of memory|Cannot enlarge memory|Aborted\(/i.test(message))) return undefined;
+  const [n, size] = batch.L.shape;
+  return new TintaError(
+    ErrorCodes.BACKEND_FAILED,
+    `The training backend ran out of memory on ${n} image(s) of ${size}x${size} px (${message.split('\n')[0]}). ` +
+      'The WASM backend has at most 4 GiB per replica: use a smaller --batch or --size, or more --workers (each replica takes its share of the batch), ' +
+      'or a native backend (@tensorflow/tfjs-node). Training resumes from the last checkpoint with --resume.',
+    { cause: e, details: { images: n, size } },
+  );
 }
 
 /** Global L2 norm of a list of gradients. */
