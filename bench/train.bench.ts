@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TRAIN_DEFAULTS } from '../trainer/train.ts';
 import type { PoolTimings } from '../trainer/parallel/pool.ts';
+import type { Stepper } from '../trainer/local.ts';
 
 interface Result { preset: string; size: number; mode: string; imgPerSec: number; steps: number; peakRssMb: number; note?: string; phases?: PoolTimings }
 
@@ -53,43 +54,28 @@ async function child(): Promise<void> {
   const model = buildModel(cfg, { inputSize: size });
   const optimizer = tf.train.adam(1e-3);
   const workers = mode === 'wasm-all' ? cpus().length : 1;
-  let stepperRef: { close(): Promise<void> } | undefined;
   const Q = cfg.buckets, o = size / 4;
   const n = mode === 'cpu' ? 1 : BATCH;
-  let next: (step: number) => Promise<unknown>;
-  let closeData = () => {};
-  if (DATA === 'cache' && mode !== 'cpu') {
-    // The trainer's own pipeline over the cache the parent built (same calls as trainer/train.ts).
-    const { openDataset, epochOrder } = await import('../trainer/data/dataset.ts');
-    const { getBuckets } = await import('../sdk/color/buckets.ts');
-    const { buildSamples } = await import('../trainer/parallel/shard.ts');
-    const ds = await openDataset(process.env.CASE_CACHE!);
-    const buckets = getBuckets('seed');
-    closeData = () => ds.close();
-    const pool = workers > 1 ? await GradientPool.start({ workers, backend, model, optimizer, modelConfig: cfg, inputSize: size, bucketWeights: null, data: { dataset: ds, buckets } }) : undefined;
-    const local = pool ? undefined : localStepper(model, optimizer, null);
-    stepperRef = pool ?? local!;
-    const per = Math.floor(ds.count / n);
-    next = (step) => {
-      const epoch = Math.floor(step / per), k = step % per, order = epochOrder(ds.count, 1, epoch);
-      const samples = { indices: order.slice(k * n, (k + 1) * n), size, seed: 1, augment: true, epoch, stepInEpoch: k };
-      return pool ? pool.stepSamples(samples, step, 1e-3, 5) : local!.step(buildSamples(ds, buckets, samples), step, 1e-3, 5);
-    };
-  } else {
-    const batch = () => {
-      const L = new Float32Array(n * size * size);
-      for (let i = 0; i < L.length; i++) L[i] = ((i * 2654435761) >>> 0) / 2 ** 32;
-      const target = new Float32Array(n * o * o * Q);
-      for (let i = 0; i < n * o * o; i++) target[i * Q + (i % Q)] = 1;
-      return { n, size, buckets: Q, L, target };
-    };
-    const stepper = workers > 1
-      ? await GradientPool.start({ workers, backend, model, optimizer, modelConfig: cfg, inputSize: size, bucketWeights: null })
-      : localStepper(model, optimizer, null);
-    stepperRef = stepper;
-    next = (step) => stepper.step(batch(), step, 1e-3, 5);
-  }
-  const stepper = stepperRef;
+  // DATA=cache: the trainer's own pipeline over the cache the parent built (as trainer/train.ts steps).
+  const { openDataset, epochOrder } = await import('../trainer/data/dataset.ts');
+  const { getBuckets } = await import('../sdk/color/buckets.ts');
+  const data = DATA === 'cache' && mode !== 'cpu' ? { dataset: await openDataset(process.env.CASE_CACHE!), buckets: getBuckets('seed') } : undefined;
+  const stepper: Stepper = workers > 1
+    ? await GradientPool.start({ workers, backend, model, optimizer, modelConfig: cfg, inputSize: size, bucketWeights: null, ...(data ? { data } : {}) })
+    : localStepper(model, optimizer, null, 1, data);
+  const synthetic = () => {
+    const L = new Float32Array(n * size * size);
+    for (let i = 0; i < L.length; i++) L[i] = ((i * 2654435761) >>> 0) / 2 ** 32;
+    const target = new Float32Array(n * o * o * Q);
+    for (let i = 0; i < n * o * o; i++) target[i * Q + (i % Q)] = 1;
+    return { n, size, buckets: Q, L, target };
+  };
+  const next = (step: number) => {
+    if (!data) return stepper.step(synthetic(), step, 1e-3, 5);
+    const per = Math.floor(data.dataset.count / n), epoch = Math.floor(step / per), k = step % per;
+    const indices = epochOrder(data.dataset.count, 1, epoch).slice(k * n, (k + 1) * n);
+    return stepper.stepSamples({ indices, size, seed: 1, augment: true, epoch, stepInEpoch: k }, step, 1e-3, 5);
+  };
   const maxSteps = mode === 'cpu' ? 1 : 1000; // the CPU backend: one step of one image (it is ~300x slower)
   if (mode !== 'cpu') await next(0); // warm-up: kernels, weight packing
   if (stepper instanceof GradientPool) stepper.resetTimings();
@@ -101,8 +87,8 @@ async function child(): Promise<void> {
   }
   const sec = (performance.now() - t0) / 1000;
   const phases = stepper instanceof GradientPool ? stepper.timings() : undefined;
-  await stepper!.close();
-  closeData();
+  await stepper.close();
+  data?.dataset.close();
   // maxRSS is in KiB; worker threads share the process, so this is the whole configuration.
   const peak = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(JSON.stringify({ preset, size, mode, imgPerSec: (steps * n) / sec, steps, peakRssMb: peak, ...(phases ? { phases } : {}) } satisfies Result) + '\n');

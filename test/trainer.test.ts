@@ -136,8 +136,8 @@ describe('data-parallel training', () => {
     const indices = Uint32Array.from([4, 1, 5, 0, 2]);
     const samples: SampleBatch = { indices, size: 32, seed: 3, augment: true, epoch: 1, stepInEpoch: 2 };
     // A shard built on its own is the same slice of the whole batch, bit for bit.
-    const whole = buildSamples(ds, buckets, samples);
-    const part = buildSamples(ds, buckets, sliceSamples(samples, 3, 2));
+    const whole = buildSamples({ dataset: ds, buckets }, samples);
+    const part = buildSamples({ dataset: ds, buckets }, sliceSamples(samples, 3, 2));
     assert.deepEqual(part.L, whole.L.subarray(3 * 32 * 32, 5 * 32 * 32));
     assert.deepEqual(part.target, whole.target.subarray(3 * 8 * 8 * 112, 5 * 8 * 8 * 112));
 
@@ -151,7 +151,7 @@ describe('data-parallel training', () => {
       for (let s = 0; s < 3; s++) {
         const step: SampleBatch = { ...samples, stepInEpoch: s };
         const a = await pool.stepSamples(step, s, 1e-3, 5);
-        const b = await local.step(buildSamples(ds, buckets, step), s, 1e-3, 5);
+        const b = await local.step(buildSamples({ dataset: ds, buckets }, step), s, 1e-3, 5);
         assert.equal(a.loss, b.loss);
       }
       const t = pool.timings();
@@ -168,12 +168,14 @@ describe('data-parallel training', () => {
     assert.ok(worst <= 1e-6, `largest weight difference ${worst}`);
   });
 
-  test('stepSamples on a pool started without a photo cache is a clear error', async () => {
+  test('stepSamples on a pool or local stepper made without a photo cache is a clear error', async () => {
     const cfg = presetConfig('tiny', { widthMultiplier: 0.25 });
     const m = buildModel(cfg, { inputSize: 16 });
     const pool = await GradientPool.start({ workers: 2, backend: 'wasm', model: m, optimizer: tf.train.adam(1e-3), modelConfig: cfg, inputSize: 16, bucketWeights: null });
+    const samples: SampleBatch = { indices: Uint32Array.from([0, 1]), size: 16, seed: 0, augment: false, epoch: 0, stepInEpoch: 0 };
     try {
-      await assert.rejects(pool.stepSamples({ indices: Uint32Array.from([0, 1]), size: 16, seed: 0, augment: false, epoch: 0, stepInEpoch: 0 }, 0, 1e-3, 5), (e) => isTintaError(e, 'BAD_ARGUMENT'));
+      await assert.rejects(pool.stepSamples(samples, 0, 1e-3, 5), (e) => isTintaError(e, 'BAD_ARGUMENT'));
+      await assert.rejects(localStepper(m, tf.train.adam(1e-3), null).stepSamples(samples, 0, 1e-3, 5), (e) => isTintaError(e, 'BAD_ARGUMENT'));
     } finally {
       await pool.close();
     }

@@ -8,10 +8,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { applyGradients, batchTensors, computeGradients, stateVariables, trainableVariables } from './step.ts';
 import type { HostBatch } from './parallel/pool.ts';
+import { buildSamples, requireSource, type SampleBatch, type SampleSource } from './parallel/shard.ts';
 
-/** Anything that can run a training step on a host batch. */
+/** Anything that can run a training step on a host batch, or on a batch named by its samples in a photo cache. */
 export interface Stepper {
   step(batch: HostBatch, step: number, learningRate: number, clipNorm: number): Promise<{ loss: number; gradNorm: number }>;
+  /** The same step on a sample batch of the stepper's photo cache (its `data` option); BAD_ARGUMENT without one. */
+  stepSamples(batch: SampleBatch, step: number, learningRate: number, clipNorm: number): Promise<{ loss: number; gradNorm: number }>;
   close(): Promise<void>;
 }
 
@@ -37,12 +40,15 @@ export function shardSizes(n: number, parts: number): number[] {
   return Array.from({ length: active }, (_, i) => Math.floor(n / active) + (i < n % active ? 1 : 0));
 }
 
-/** A stepper on the calling thread. */
-export function localStepper(model: tfl.LayersModel, optimizer: tf.AdamOptimizer, bucketWeights: Float32Array | null, shards = 1): Stepper {
+/** A stepper on the calling thread; `data` is the photo cache for stepSamples. */
+export function localStepper(model: tfl.LayersModel, optimizer: tf.AdamOptimizer, bucketWeights: Float32Array | null, shards = 1, data?: SampleSource): Stepper {
   const bw = bucketWeights ? tf.tensor1d(bucketWeights) : undefined;
   const vars = trainableVariables(model);
   const state = stateVariables(model);
-  return {
+  const stepper: Stepper = {
+    async stepSamples(batch, step, learningRate, clipNorm) {
+      return stepper.step(buildSamples(requireSource(data), batch), step, learningRate, clipNorm);
+    },
     async step(batch, step, learningRate, clipNorm) {
       const sizes = shardSizes(batch.n, shards);
       if (sizes.length === 1) {
@@ -92,4 +98,5 @@ export function localStepper(model: tfl.LayersModel, optimizer: tf.AdamOptimizer
       bw?.dispose();
     },
   };
+  return stepper;
 }

@@ -66,8 +66,7 @@ export function computeGradients(model: tfl.LayersModel, batch: BatchTensors, bu
  */
 export function outOfMemory(e: unknown, batch: { L: { shape: number[] } }): TintaError | undefined {
   const message = e instanceof Error ? e.message : String(e);
-  const wasmTrap = typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError;
-  if (!(wasmTrap || /memory access out of bounds|out of memory|Cannot enlarge memory|Aborted\(/i.test(message))) return undefined;
+  if (!/memory access out of bounds|out of memory|\bOOM\b|Cannot enlarge memory/i.test(message)) return undefined;
   const [n, size] = batch.L.shape;
   return new TintaError(
     ErrorCodes.BACKEND_FAILED,

@@ -25,7 +25,7 @@ import { openDataset, epochOrder, computePrior, type Dataset } from './data/data
 import { learningRateAt } from './step.ts';
 import { localStepper, type Stepper } from './local.ts';
 import { GradientPool } from './parallel/pool.ts';
-import { buildSamples, type SampleBatch } from './parallel/shard.ts';
+import type { SampleBatch } from './parallel/shard.ts';
 import { readEmbeddingCache } from './embedding/cache.ts';
 import { batchEmbeddings, withEmbeddings } from './embedding/training.ts';
 import { colorizationLoss, bucketAccuracy } from './loss.ts';
@@ -266,10 +266,10 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
   writeFileSync(p.command, (o.command ?? 'train(...)') + '\n', { flag: 'a' });
 
   // With workers, every replica builds its own shard of each batch from the cache (in parallel).
-  const pool = workers > 1
-    ? await GradientPool.start({ workers, backend: backend.name, model, optimizer, modelConfig: modelCfg, inputSize: o.size, bucketWeights: weights, data: { dataset: ds, buckets } })
-    : undefined;
-  const stepper: Stepper = pool ?? localStepper(model, optimizer, weights);
+  const data = { dataset: ds, buckets };
+  const stepper: Stepper = workers > 1
+    ? await GradientPool.start({ workers, backend: backend.name, model, optimizer, modelConfig: modelCfg, inputSize: o.size, bucketWeights: weights, data })
+    : localStepper(model, optimizer, weights, 1, data);
 
   const checkpoint = async (path: string, reason: string) => {
     await saveCheckpoint(path, {
@@ -296,9 +296,7 @@ export async function train(options: Partial<TrainOptions> & Pick<TrainOptions, 
         for (let i = 0; i < o.batchSize; i++) sel[i] = trainIdx[order[state.stepInEpoch * o.batchSize + i]!]!;
         const samples: SampleBatch = { indices: sel, size: o.size, seed: o.seed, augment: true, epoch: state.epoch, stepInEpoch: state.stepInEpoch, ...(embCache ? { embedding: batchEmbeddings(embCache, ds, sel), embeddingDim: embCache.dim } : {}) };
         const lr = learningRateAt(state.step, o.lr, warmup, totalSteps);
-        const r = pool
-          ? await pool.stepSamples(samples, state.step, lr, o.clipNorm)
-          : await stepper.step(buildSamples(ds, buckets, samples), state.step, lr, o.clipNorm);
+        const r = await stepper.stepSamples(samples, state.step, lr, o.clipNorm);
         const dt = (Date.now() - ts) / 1000;
         countStep(state, dt, o.batchSize);
         stepsThisRun++;

@@ -10,11 +10,9 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { TintaError, ErrorCodes, type ErrorCode } from '../../sdk/errors.ts';
 import type { ModelConfig } from '../model.ts';
 import type { TrainBackend } from '../backend.ts';
-import { shardSizes, sliceBatch } from '../local.ts';
+import { shardSizes, sliceBatch, type Stepper } from '../local.ts';
 import { applyGradients, batchTensors, computeGradients, stateVariables, trainableVariables, type BatchTensors } from '../step.ts';
-import type { Dataset } from '../data/dataset.ts';
-import type { AbBuckets } from '../../sdk/color/buckets.ts';
-import { buildSamples, sliceSamples, type SampleBatch } from './shard.ts';
+import { buildSamples, requireSource, sliceSamples, type SampleBatch, type SampleSource } from './shard.ts';
 import { regionOffsets, type FromWorker, type SharedLayout, type ToWorker, type WorkerInit } from './protocol.ts';
 
 /** A batch as typed arrays (the shape of trainer/data's batches). */
@@ -64,14 +62,14 @@ export interface PoolOptions {
    * The photo cache the batches come from, for `stepSamples`: each worker opens it too (read-only)
    * and builds its own shard.
    */
-  data?: { dataset: Dataset; buckets: AbBuckets };
+  data?: SampleSource;
 }
 
 // A .mjs bootstrap registers tsx in the worker (a loader passed through execArgv does not reach worker threads on every Node version).
 const WORKER_URL = new URL('./worker-entry.mjs', import.meta.url);
 
 /** A pool of gradient workers plus the coordinator's replica. */
-export class GradientPool {
+export class GradientPool implements Stepper {
   private readonly workers: Worker[] = [];
   private readonly shared: Float32Array;
   private readonly off: ReturnType<typeof regionOffsets>;
@@ -182,14 +180,13 @@ export class GradientPool {
    * whole batch built by the coordinator.
    */
   async stepSamples(batch: SampleBatch, step: number, learningRate: number, clipNorm: number): Promise<{ loss: number; gradNorm: number }> {
-    const data = this.o.data;
-    if (!data) throw new TintaError(ErrorCodes.BAD_ARGUMENT, 'GradientPool.stepSamples needs the pool to be started with a dataset (PoolOptions.data).');
+    const data = requireSource(this.o.data);
     return this.run(batch.indices.length, step, learningRate, clipNorm, (r, start, k) => {
       const samples = sliceSamples(batch, start, k);
       const transfer = [samples.indices.buffer as ArrayBuffer];
       if (samples.embedding) transfer.push(samples.embedding.buffer as ArrayBuffer);
       return this.post(r, { type: 'grads-samples', step, samples }, transfer);
-    }, (k) => batchTensors(buildSamples(data.dataset, data.buckets, sliceSamples(batch, 0, k))));
+    }, (k) => batchTensors(buildSamples(data, sliceSamples(batch, 0, k))));
   }
 
   /**

@@ -64,5 +64,5 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; index: number }
   | { type: 'grads-done'; index: number; loss: number; n: number; computeMs: number }
-  | { type: 'applied'; index: number; gradNorm: number; applyMs: number }
+  | { type: 'applied'; index: number; gradNorm: number }
   | { type: 'error'; index: number; error: { code?: string; message: string; stack?: string } };

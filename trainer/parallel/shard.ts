@@ -10,7 +10,20 @@
  */
 import type { Dataset } from '../data/dataset.ts';
 import type { AbBuckets } from '../../sdk/color/buckets.ts';
+import { TintaError, ErrorCodes } from '../../sdk/errors.ts';
 import type { HostBatch } from './pool.ts';
+
+/** The photo cache a stepper builds sample batches from, and the bucket table of the targets. */
+export interface SampleSource {
+  dataset: Dataset;
+  buckets: AbBuckets;
+}
+
+/** The stepper's sample source, or BAD_ARGUMENT when it was made without one. */
+export function requireSource(source: SampleSource | undefined): SampleSource {
+  if (!source) throw new TintaError(ErrorCodes.BAD_ARGUMENT, 'stepSamples needs a stepper made with a photo cache (its `data` option).');
+  return source;
+}
 
 /** A training batch as the dataset indices of its samples and the keys of their random crops. */
 export interface SampleBatch {
@@ -37,8 +50,8 @@ export function sliceSamples(b: SampleBatch, start: number, k: number): SampleBa
 }
 
 /** Build the pixels and targets of a sample batch from the dataset (the whole batch, or a shard from sliceSamples). */
-export function buildSamples(ds: Dataset, buckets: AbBuckets, b: SampleBatch): HostBatch {
-  const made = ds.makeBatch({ indices: b.indices, size: b.size, buckets, seed: b.seed, augment: b.augment, epoch: b.epoch, step: b.stepInEpoch });
+export function buildSamples({ dataset, buckets }: SampleSource, b: SampleBatch): HostBatch {
+  const made = dataset.makeBatch({ indices: b.indices, size: b.size, buckets, seed: b.seed, augment: b.augment, epoch: b.epoch, step: b.stepInEpoch });
   const host: HostBatch = { n: made.n, size: made.size, buckets: made.q, L: made.L, target: made.target };
   if (b.embedding && b.embeddingDim) {
     host.embedding = b.embedding;

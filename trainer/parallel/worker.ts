@@ -64,7 +64,7 @@ async function start(): Promise<void> {
         const t0 = performance.now();
         let batch: BatchTensors;
         if (m.type === 'grads') batch = batchTensors(m);
-        else if (data) batch = batchTensors(buildSamples(data.dataset, data.buckets, m.samples));
+        else if (data) batch = batchTensors(buildSamples(data, m.samples));
         else throw new Error('grads-samples: this worker was started without a photo cache');
         const n = m.type === 'grads' ? m.n : m.samples.indices.length;
         const loss = gradients(batch);
@@ -72,7 +72,6 @@ async function start(): Promise<void> {
         return;
       }
       if (m.type === 'apply') {
-        const t0 = performance.now();
         let o = off.meanGrads;
         const grads = vars.map((v) => {
           const t = tf.tensor(shared.subarray(o, o + v.size), v.shape);
@@ -87,7 +86,7 @@ async function start(): Promise<void> {
           t.dispose();
           o += s.size;
         }
-        send({ type: 'applied', index: init.index, gradNorm, applyMs: performance.now() - t0 });
+        send({ type: 'applied', index: init.index, gradNorm });
       }
     } catch (e) {
       send({ type: 'error', index: init.index, error: { code: isTintaError(e) ? e.code : undefined, message: (e as Error).message, stack: (e as Error).stack } });

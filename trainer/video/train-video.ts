@@ -151,7 +151,7 @@ function spread<T>(all: T[], count: number): T[] {
 }
 
 /** A stepper on this thread with the temporal term (batches are pairs of rows). */
-function temporalStepper(model: tfl.LayersModel, optimizer: tf.AdamOptimizer, bucketWeights: Float32Array | null, weight: number, sigma: number): Stepper & { stepPairs(b: StackBatch, step: number, lr: number, clipNorm: number): Promise<{ loss: number; gradNorm: number; temporal: number }> } {
+function temporalStepper(model: tfl.LayersModel, optimizer: tf.AdamOptimizer, bucketWeights: Float32Array | null, weight: number, sigma: number): Pick<Stepper, 'step' | 'close'> & { stepPairs(b: StackBatch, step: number, lr: number, clipNorm: number): Promise<{ loss: number; gradNorm: number; temporal: number }> } {
   const bw = bucketWeights ? tf.tensor1d(bucketWeights) : undefined;
   const vars = trainableVariables(model);
   return {
@@ -258,7 +258,8 @@ export async function trainVideo(options: Partial<VideoTrainOptions> & Pick<Vide
   writeFileSync(p.command, (o.command ?? 'trainVideo(...)') + '\n', { flag: 'a' });
 
   const tstep = pairs ? temporalStepper(model, optimizer, weights, o.temporal, o.temporalSigma) : undefined;
-  const stepper: Stepper = tstep ?? (workers > 1
+  // Video batches are stacks of frames, built here: steppers get them as arrays (step), never as samples.
+  const stepper: Pick<Stepper, 'step' | 'close'> = tstep ?? (workers > 1
     ? await GradientPool.start({ workers, backend: backend.name, model, optimizer, modelConfig: modelCfg, inputSize: size, bucketWeights: weights })
     : localStepper(model, optimizer, weights));
 
