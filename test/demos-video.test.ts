@@ -121,10 +121,15 @@ async function decodeInPage(page: Page, webm: Uint8Array, count: number): Promis
     const frames: string[] = [];
     for (let k = 0; k < count; k++) {
       await new Promise((resolve) => { v.onseeked = resolve; v.currentTime = (k + 0.5) / fps; });
-      // On a busy machine 'seeked' can come before the frame is decoded; drawing then draws nothing.
-      for (let waited = 0; v.readyState < HTMLMediaElement.HAVE_CURRENT_DATA && waited < 20_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
-      ctx.drawImage(v, 0, 0);
-      const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      // On a busy machine 'seeked' can come before the frame is decoded, and drawing then draws
+      // nothing: the canvas stays transparent (a decoded frame is opaque), so draw until it is there.
+      let d = new Uint8ClampedArray(4);
+      for (let waited = 0; d[3] === 0 && waited < 20_000; waited += 10) {
+        if (waited > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+        ctx.clearRect(0, 0, canvas.width, canvas.height);
+        ctx.drawImage(v, 0, 0);
+        d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      }
       let s = '';
       for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode(...d.subarray(i, i + 0x8000));
       frames.push(btoa(s));

@@ -46,27 +46,6 @@ async function seek(video, t, signal) {
   await seeked;
 }
 
-/** Seeks to `t` and waits until the frame there can be drawn. */
-async function seekTo(video, t, signal) {
-  await seek(video, t, signal);
-  await frameDecoded(video, signal);
-}
-
-/**
- * Waits until the frame at the current position can be drawn. On a busy machine a seek can
- * complete before that frame is decoded (readyState still HAVE_METADATA), and drawing then leaves
- * the canvas as it was: a blank first frame, or the previous frame again.
- */
-async function frameDecoded(video, signal, timeoutMs = 20_000) {
-  const t0 = performance.now();
-  while (video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA) {
-    signal?.throwIfAborted();
-    if (video.error) throw new Error(`the video could not be read (${video.error.message || 'decode error'})`);
-    if (performance.now() - t0 > timeoutMs) throw new Error(`the frame at ${video.currentTime.toFixed(3)} s was not decoded within ${timeoutMs / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** The video's duration in seconds. Files recorded live (MediaRecorder) may say Infinity until the browser has seen their end. */
 export async function knownDuration(video, signal) {
   if (Number.isFinite(video.duration)) return video.duration;
@@ -75,24 +54,40 @@ export async function knownDuration(video, signal) {
   return video.duration;
 }
 
-function grabber(video, width, height) {
+/**
+ * Draws the video's current frame at width x height. On a busy machine a seek can complete before
+ * its frame is decoded, and drawing then draws nothing (the canvas stays transparent; video frames
+ * are opaque), so it draws again until the frame is there, for up to `timeoutMs`.
+ */
+function grabber(video, width, height, signal, timeoutMs = 20_000) {
   const canvas = document.createElement('canvas');
   canvas.width = width;
   canvas.height = height;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  return () => {
-    ctx.drawImage(video, 0, 0, width, height);
-    return ctx.getImageData(0, 0, width, height);
+  return async () => {
+    const t0 = performance.now();
+    for (;;) {
+      if (video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA) {
+        ctx.clearRect(0, 0, width, height);
+        ctx.drawImage(video, 0, 0, width, height);
+        const image = ctx.getImageData(0, 0, width, height);
+        if (image.data[3] !== 0) return image;
+      }
+      signal?.throwIfAborted();
+      if (video.error) throw new Error(`the video could not be read (${video.error.message || 'decode error'})`);
+      if (performance.now() - t0 > timeoutMs) throw new Error(`the frame at ${video.currentTime.toFixed(3)} s was not decoded within ${timeoutMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   };
 }
 
 async function* seekFrames(video, { fps, count, duration, width, height, signal }, stats) {
-  const grab = grabber(video, width, height);
+  const grab = grabber(video, width, height, signal);
   for (let i = 0; i < count; i++) {
     // Stay just inside the end: seeking to the duration itself may show nothing new.
-    await seekTo(video, Math.min((i + 0.5) / fps, Math.max(0, duration - 1e-3)), signal);
+    await seek(video, Math.min((i + 0.5) / fps, Math.max(0, duration - 1e-3)), signal);
     stats.sought++;
-    yield { index: i, time: video.currentTime, image: grab() };
+    yield { index: i, time: video.currentTime, image: await grab() };
   }
 }
 
@@ -116,11 +111,11 @@ function nextPresented(video) {
 }
 
 async function* playFrames(video, { fps, count, duration, width, height, signal }, stats) {
-  const grab = grabber(video, width, height);
+  const grab = grabber(video, width, height, signal);
   const bySeeking = async (i) => {
-    await seekTo(video, Math.min((i + 0.5) / fps, Math.max(0, duration - 1e-3)), signal);
+    await seek(video, Math.min((i + 0.5) / fps, Math.max(0, duration - 1e-3)), signal);
     stats.sought++;
-    return { index: i, time: video.currentTime, image: grab() };
+    return { index: i, time: video.currentTime, image: await grab() };
   };
   // The frame on screen at 0 is never announced by requestVideoFrameCallback: take it by seeking.
   yield await bySeeking(0);
@@ -133,7 +128,7 @@ async function* playFrames(video, { fps, count, duration, width, height, signal 
       if (meta.mediaTime < (index - 0.5) / fps) continue;
       if (meta.mediaTime < (index + 0.5) / fps) {
         stats.played++;
-        yield { index: index++, time: meta.mediaTime, image: grab() };
+        yield { index: index++, time: meta.mediaTime, image: await grab() };
       } else {
         // This frame is past sample time `index`: its frame went by unseen (the page was busy and
         // the callback came late, or the source has fewer frames than the chosen rate). Seek to it.
